@@ -1,0 +1,154 @@
+"Storage: the same test code against a local folder and a real S3 API (moto server on 127.0.0.1)."
+import os, sys, json, signal, subprocess, time, textwrap, pytest
+from pathlib import Path
+from dronemlops.config import load_settings
+from dronemlops.storage import (StorageError, NotFoundError, PublishError, LocalStorage, S3Storage, MARKER, open_storage,
+                                fetch_version, sha256_file, tree_files)
+
+def test_bytes_text_json(store):
+    store.write_bytes("a/b.bin", b"\x00\x01")
+    store.write_text("a/c.txt", "héllo")
+    store.write_json("a/d.json", {"x": [1, 2]})
+    assert store.read_bytes("a/b.bin") == b"\x00\x01"
+    assert store.read_text("a/c.txt") == "héllo"
+    assert store.read_json("a/d.json") == {"x": [1, 2]}
+    store.write_bytes("a/b.bin", b"new")  # overwrite of a plain file is allowed
+    assert store.read_bytes("a/b.bin") == b"new"
+
+def test_ls_exists(store):
+    for k in ["x/1.txt", "x/y/2.txt", "x/y/z/3.txt", "top.txt"]: store.write_text(k, k)
+    assert store.ls("x") == ["x/1.txt", "x/y/"]
+    assert store.ls("x", recursive=True) == ["x/1.txt", "x/y/2.txt", "x/y/z/3.txt"]
+    assert store.ls("") == ["top.txt", "x/"]
+    assert store.ls("nothing/here") == []
+    assert store.exists("x/y/2.txt") and not store.exists("x/y") and not store.exists("x/4.txt")
+
+def test_missing_file_names_it(store):
+    with pytest.raises(NotFoundError, match="nope.txt does not exist"): store.read_bytes("dir/nope.txt")
+    with pytest.raises(NotFoundError): store.get_file("dir/nope.txt", "/tmp/never")
+
+@pytest.mark.parametrize("bad", ["../outside.txt", "/etc/passwd", "a/../../b", "s3://other/x"])
+def test_paths_outside_workspace_are_refused(store, bad, src):
+    for op in (lambda: store.read_bytes(bad), lambda: store.write_bytes(bad, b"x"), lambda: store.delete(bad),
+               lambda: store.publish(src, bad), lambda: store.ls(bad)):
+        with pytest.raises(StorageError, match="outside the workspace"): op()
+
+def test_symlink_escape_is_refused(tmp_path):
+    ws = tmp_path/"ws"; ws.mkdir(); (tmp_path/"secret.txt").write_text("s")
+    (ws/"link").symlink_to(tmp_path)
+    with pytest.raises(StorageError, match="outside the workspace"): LocalStorage(ws).read_bytes("link/secret.txt")
+
+def test_tree_roundtrip(store, src, tmp_path):
+    keys = store.upload_tree(src, "trees/one", workers=4, progress=False)
+    assert sorted(keys) == ["trees/one/OSBS_029.png", "trees/one/SOAP_061.png", "trees/one/labels/OSBS_029.xml", "trees/one/labels/SOAP_061.xml"]
+    paths = store.download_tree("trees/one", tmp_path/"back", workers=4, progress=False)
+    assert len(paths) == 4
+    back = tree_files(tmp_path/"back")
+    assert {k: sha256_file(p) for k, p in back.items()} == {k: sha256_file(p) for k, p in tree_files(src).items()}
+    with pytest.raises(NotFoundError, match="Nothing to download"): store.download_tree("trees/none", tmp_path/"x", progress=False)
+
+def test_delete_dry_run_then_real(store):
+    for k in ["d/1.txt", "d/e/2.txt", "keep.txt"]: store.write_text(k, k)
+    assert store.delete("d", dry_run=True) == ["d/1.txt", "d/e/2.txt"]
+    assert store.ls("d", recursive=True) == ["d/1.txt", "d/e/2.txt"]
+    assert store.delete("d") == ["d/1.txt", "d/e/2.txt"]
+    assert store.ls("", recursive=True) == ["keep.txt"]
+    assert store.delete("keep.txt") == ["keep.txt"] and store.ls("") == []
+    with pytest.raises(StorageError, match="Refusing to delete the whole workspace"): store.delete("")
+
+def test_publish_and_immutability(store, src):
+    man = store.publish(src, "datasets/forest_v1", metadata={"classes": ["Tree"]}, workers=3)
+    assert store.versions("datasets") == ["forest_v1"]
+    assert store.is_published("datasets/forest_v1")
+    assert store.manifest("datasets/forest_v1") == man
+    assert man["metadata"] == {"classes": ["Tree"]}
+    assert man["files"]["OSBS_029.png"]["sha256"] == sha256_file(src/"OSBS_029.png")
+    assert store.read_bytes("datasets/forest_v1/labels/SOAP_061.xml") == (src/"labels"/"SOAP_061.xml").read_bytes()
+    (src/"OSBS_029.png").write_bytes(b"changed")
+    with pytest.raises(PublishError, match="already published"): store.publish(src, "datasets/forest_v1")
+    assert store.manifest("datasets/forest_v1") == man  # nothing changed
+    assert store.read_bytes("datasets/forest_v1/OSBS_029.png") != b"changed"
+
+def test_publish_refuses_empty_and_reserved(store, tmp_path, src):
+    (tmp_path/"empty").mkdir()
+    with pytest.raises(PublishError, match="holds no files"): store.publish(tmp_path/"empty", "v/empty")
+    (src/MARKER).write_text("{}")
+    with pytest.raises(PublishError, match="reserved"): store.publish(src, "v/marker")
+    with pytest.raises(NotFoundError): store.publish(tmp_path/"missing", "v/missing")
+
+def test_interrupted_publish_leaves_no_version(store, src, tmp_path):
+    (src/"stale.bin").write_bytes(b"only in the first attempt")
+    n = len(tree_files(src))
+    seen = []
+    def fail_at_last(key):
+        seen.append(key)
+        if len(seen) == n: raise RuntimeError("simulated crash before the manifest")
+    with pytest.raises(RuntimeError, match="simulated crash"): store.publish(src, "models/m1", callback=fail_at_last, workers=1)
+    assert store.versions("models") == [] and not store.is_published("models/m1")
+    with pytest.raises(NotFoundError, match="not a published version"): store.manifest("models/m1")
+    with pytest.raises(NotFoundError, match="not a published version"): fetch_version(store, "models/m1", cache_dir=tmp_path/"c")
+    if isinstance(store, LocalStorage): assert store.clean_partial("") == []  # the temporary folder was removed
+    (src/"stale.bin").unlink()
+    man = store.publish(src, "models/m1")  # a retry succeeds, and holds exactly the new files
+    assert "stale.bin" not in man["files"]
+    assert store.ls("models/m1", recursive=True) == sorted(f"models/m1/{k}" for k in [*man["files"], MARKER])
+
+KILL_SCRIPT = textwrap.dedent("""
+    import sys, time
+    from dronemlops.config import load_settings
+    from dronemlops.storage import open_storage
+    root, src, key, endpoint = sys.argv[1:5]
+    s = load_settings(env={}, aws_endpoint_url=endpoint or None, local_dir=src + "_local")
+    store = open_storage(root, settings=s)
+    def slow(k): print("wrote", k, flush=True); time.sleep(0.3)
+    store.publish(src, key, callback=slow, workers=1)
+    print("DONE", flush=True)
+""")
+
+def test_sigkill_during_publish_leaves_no_version(store, src, tmp_path):
+    for i in range(12): (src/f"extra_{i:02d}.bin").write_bytes(os.urandom(20_000))
+    endpoint = getattr(store, "client", None) and store.client.meta.endpoint_url or ""
+    root = store.root if isinstance(store, LocalStorage) else store.root
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, root, str(src), "datasets/killed", endpoint],
+                            stdout=subprocess.PIPE, text=True)
+    lines = [proc.stdout.readline() for _ in range(3)]  # three files written, many to go
+    assert all(l.startswith("wrote") for l in lines), lines
+    proc.send_signal(signal.SIGKILL); proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert store.versions("datasets") == []
+    assert not store.is_published("datasets/killed")
+    if isinstance(store, LocalStorage):
+        assert store.ls("datasets") == []  # the partial folder is hidden from readers
+        leftovers = store.clean_partial("datasets")
+        assert len(leftovers) == 1 and ".killed.partial-" in leftovers[0]
+    else:
+        assert len(store.ls("datasets/killed", recursive=True)) >= 3  # uploaded objects, but no manifest: not a version
+    store.publish(src, "datasets/killed")
+    assert store.versions("datasets") == ["killed"]
+
+def test_fetch_version_verifies(store, src, tmp_path):
+    store.publish(src, "models/m2")
+    local = fetch_version(store, "models/m2", cache_dir=tmp_path/"cache")
+    store.verify("models/m2", local)
+    assert sha256_file(local/"OSBS_029.png") == sha256_file(src/"OSBS_029.png")
+    if isinstance(store, S3Storage):
+        assert fetch_version(store, "models/m2", cache_dir=tmp_path/"cache") == local  # cached copy reused
+        store.write_bytes("models/m2/OSBS_029.png", b"tampered")
+        with pytest.raises(StorageError, match="Checksum mismatch"): fetch_version(store, "models/m2", cache_dir=tmp_path/"cache2")
+    else:
+        (local/"OSBS_029.png").write_bytes(b"tampered")
+        with pytest.raises(StorageError, match=r"Checksum mismatch.*OSBS_029.png"): store.verify("models/m2", local)
+
+def test_s3_without_credentials_is_a_clear_error(monkeypatch, tmp_path):
+    for k in list(os.environ):
+        if k.startswith("AWS_"): monkeypatch.delenv(k)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path/"none")); monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path/"none"))
+    s = load_settings(env={}, cwd=tmp_path, workspace="s3://survey-bucket/drone")
+    with pytest.raises(StorageError, match=r"s3://survey-bucket/drone needs AWS credentials.*aws_endpoint_url"): open_storage(settings=s)
+    s = load_settings(env={}, cwd=tmp_path, workspace="s3://survey-bucket/drone", aws_profile="nosuchprofile")
+    with pytest.raises(StorageError, match="AWS profile 'nosuchprofile' \\(setting aws_profile, argument\\)"): open_storage(settings=s)
+
+def test_s3_missing_bucket_is_named(s3_settings):
+    st = S3Storage("s3://no-such-bucket-here/ws", s3_settings)
+    with pytest.raises(StorageError, match="Bucket 'no-such-bucket-here'.*does not exist"): st.write_bytes("a.txt", b"x")

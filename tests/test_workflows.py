@@ -1,0 +1,63 @@
+"The main job and workflow notebooks, run for real with papermill in a kernel."
+import json, os, sys, subprocess, shutil, pytest
+from pathlib import Path
+import nbformat
+from dronemlops.config import load_settings
+from dronemlops.storage import open_storage, sha256_file
+from dronemlops.workflows import run_workflow, workflow_dir, WorkflowError
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = str(Path(sys.executable).parent/"dronemlops")
+
+def test_demo_runs_end_to_end_on_the_sample(tmp_path, frames):
+    ws = tmp_path/"ws"
+    r = subprocess.run([CLI, "demo", "--workspace", str(ws)], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    store = open_storage(settings=load_settings(env={}, cwd=tmp_path, workspace=str(ws)))
+    assert store.versions("raw") == ["deepforest_sample"]
+    man = store.manifest("raw/deepforest_sample")
+    assert {n: f["sha256"] for n, f in man["files"].items()} == {n: sha256_file(p) for n, p in frames.items()}
+    assert "2019_YELL_2_528000_4978000_image_crop2.png" not in man["files"]  # the reserved frame is never copied
+    report = next(l.split("report:", 1)[1].strip() for l in r.stdout.splitlines() if "report:" in l)
+    assert str(ws) in r.stdout and "raw sample:" in r.stdout
+    nb = nbformat.read(report, as_version=4)
+    outs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outs if o.output_type == "error"]
+    assert any(o.output_type == "display_data" and "image/png" in o.get("data", {}) for o in outs)  # the frames were drawn
+    # a second run reuses the published sample
+    r2 = subprocess.run([CLI, "demo", "--workspace", str(ws)], capture_output=True, text=True, cwd=tmp_path)
+    assert r2.returncode == 0, r2.stderr[-3000:]
+    assert store.manifest("raw/deepforest_sample")["published_at"] == man["published_at"]
+
+def test_failing_workflow_names_the_cell_and_report(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("workspace = None", metadata={"tags": ["parameters"]}),
+                                         nbformat.v4.new_code_cell("raise ValueError('bad frame')")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path/"broken.ipynb"; nbformat.write(nb, path)
+    s = load_settings(env={}, cwd=tmp_path, workspace=str(tmp_path/"ws"))
+    with pytest.raises(WorkflowError, match=r"failed in cell .*ValueError: bad frame.*executed notebook is .*broken-"):
+        run_workflow(path, settings=s)
+    reports = list((tmp_path/"ws"/"reports").glob("broken-*.ipynb"))
+    assert len(reports) == 1  # the failed run's report is kept: it holds the traceback
+
+def test_cli_errors_are_one_line(tmp_path):
+    (tmp_path/"dronemlops.toml").write_text('workspace = "data\n')
+    r = subprocess.run([CLI, "config"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2
+    assert "Malformed TOML" in r.stderr and str(tmp_path/"dronemlops.toml") in r.stderr and "Traceback" not in r.stderr
+    (tmp_path/"dronemlops.toml").unlink()
+    r = subprocess.run([CLI, "workflow", "no_such_flow"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2 and "No workflow 'no_such_flow'" in r.stderr
+    r = subprocess.run([CLI, "confg"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2 and "Did you mean 'config'" in r.stderr
+
+def test_cli_config_json_shows_sources(tmp_path):
+    (tmp_path/"dronemlops.yaml").write_text("project: forest-survey\n")
+    env = {**os.environ, "DRONEMLOPS_AWS_REGION": "eu-west-1"}
+    r = subprocess.run([CLI, "config", "--json-out", "true", "--workspace", "s3://survey-bucket/p"], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert got["project"] == {"value": "forest-survey", "source": f"file {tmp_path.resolve()/'dronemlops.yaml'}"}
+    assert got["aws_region"] == {"value": "eu-west-1", "source": "env DRONEMLOPS_AWS_REGION"}
+    assert got["workspace"] == {"value": "s3://survey-bucket/p", "source": "argument"}
+    assert got["aws_profile"] == {"value": "", "source": "default"}
