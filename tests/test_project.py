@@ -37,3 +37,21 @@ def test_no_account_bucket_or_region_in_code():
     code = "\n".join(p.read_text() for p in (ROOT/"dronemlops").glob("*.py") if p.name != "testing.py")
     assert not re.search(r"\b\d{12}\b", code), "an AWS account id in the package"
     assert not re.search(r"\b(us|eu|ap|sa|ca|me|af)-(east|west|north|south|central|northeast|southeast)-\d\b", code), "a region in the package"
+
+def test_lab_serves_the_notebooks(tmp_path):
+    "`make lab`'s JupyterLab starts from the venv and serves nbs/ over HTTP on 127.0.0.1."
+    import os, sys, subprocess, urllib.request
+    from dronemlops.testing import free_port, wait_for_http
+    port = free_port()
+    env = {**os.environ, "HOME": str(tmp_path), "JUPYTER_RUNTIME_DIR": str(tmp_path/"rt")}
+    proc = subprocess.Popen([str(Path(sys.executable).parent/"jupyter"), "lab", "--no-browser", "--allow-root", f"--port={port}",
+                             "--ip=127.0.0.1", "--IdentityProvider.token=", f"--notebook-dir={ROOT/'nbs'}"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/api", timeout=60, proc=proc)
+        listing = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents/").read())
+        names = {c["name"] for c in listing["content"]}
+        assert {"00_config.ipynb", "01_storage.ipynb", "index.ipynb", "workflows"} <= names
+        assert "JupyterLab" in urllib.request.urlopen(f"http://127.0.0.1:{port}/lab").read().decode()
+    finally:
+        proc.terminate(); proc.wait(20)

@@ -47,4 +47,9 @@ import sys, pathlib, dronemlops
 sys.exit(pathlib.Path(dronemlops.__file__).resolve().parents[1] != pathlib.Path(sys.argv[1]).resolve())
 PY
 then pip_ install --no-deps --no-build-isolation -e .; fi
+# Keep the three most recently used cached environments (each is several hundred MB).
+if [ "$venv" != "$PWD/.venv" ]; then
+  touch "$venv"
+  ls -dt "$cache"/venv-* 2>/dev/null | tail -n +4 | while read -r old; do echo "bootstrap: removing old environment $old"; rm -rf "$old"; done
+fi
 echo "bootstrap: environment ready in $(( $(date +%s) - t0 )) s at $venv"
