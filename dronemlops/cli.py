@@ -11,7 +11,7 @@ from fastcore.script import anno_parser, call_parse, bool_arg
 from .config import DroneMLOpsError, load_settings, format_settings, describe_settings
 
 # %% auto #0
-__all__ = ['VERBS', 'config', 'sample', 'workflow', 'demo', 'main']
+__all__ = ['VERBS', 'config', 'sample', 'workflow', 'validate', 'datasets', 'demo', 'main']
 
 # %% ../nbs/90_cli.ipynb #2c79a2dc
 def config(config_file:str=None, # a dronemlops.toml/.yaml to read instead of searching for one
@@ -48,17 +48,43 @@ def workflow(name:str, # the workflow notebook in nbs/workflows, without .ipynb
     s = load_settings(workspace=workspace)
     out = run_workflow(name, params, settings=s, progress=True)
     print(f"report: {out}")
-    return out
+
+def validate(path:str, # a dataset folder, a version name in the workspace, or an s3:// URI
+             min_train:int=None, # minimum train images (default: setting min_train_images, 100)
+             min_val:int=None, # minimum val images (default: setting min_val_images, 50)
+             json_out:bool_arg=False, # print the report as JSON
+             workspace:str=None, # override the workspace
+            ) -> int:
+    "Validate a YOLO dataset; print every error and warning; exit status 1 when there are errors."
+    from dronemlops.validate import validate_dataset
+    rep = validate_dataset(path, min_train_images=min_train, min_val_images=min_val, settings=load_settings(workspace=workspace))
+    print(json.dumps(rep.to_dict(), indent=2) if json_out else rep.summary(limit=200))
+    return 0 if rep.ok else 1
+
+def datasets(workspace:str=None, # override the workspace
+             min_train:int=None, min_val:int=None, # validation minimums (default from settings)
+            ):
+    "List published dataset versions, newest first, with their validity."
+    from dronemlops.validate import find_datasets
+    rows = find_datasets(settings=load_settings(workspace=workspace), min_train_images=min_train, min_val_images=min_val)
+    if not rows: print("no published datasets"); return
+    for r in rows:
+        print(f"{r['name']:<50} {r['created']:<26} train={r['train_images']} val={r['val_images']} "
+              f"{'valid' if r['valid'] else 'INVALID: ' + (r['first_error'] or '')}")
 
 def demo(workspace:str=None, # override the workspace (default: ./workspace or the configured one)
         ):
     "The main job: run the end-to-end workflow on the bundled sample and say where the results are."
+    from dronemlops.workflows import run_workflow
+    from dronemlops.validate import find_datasets
     s = load_settings(workspace=workspace)
-    out = workflow("end_to_end", workspace=workspace)
-    print(f"\nDone. Workspace: {s.workspace}\n  raw sample:   {s.workspace}/raw/deepforest_sample\n  report:       {out}\n"
-          f"  MLflow store: {s.mlflow_tracking_uri}")
+    out = run_workflow("end_to_end", settings=s, progress=True)
+    newest = find_datasets(settings=s, validate=False)[0]
+    print(f"\nDone. Workspace: {s.workspace}\n  raw sample:   {s.workspace}/raw/deepforest_sample\n"
+          f"  dataset:      {newest['uri']} (train {newest['train_images']}, val {newest['val_images']} images)\n"
+          f"  report:       {out}\n  MLflow store: {s.mlflow_tracking_uri} (experiment drone-imagery-data-exploration)")
 
-VERBS = {"config": config, "sample": sample, "workflow": workflow, "demo": demo}
+VERBS = {"config": config, "sample": sample, "validate": validate, "datasets": datasets, "workflow": workflow, "demo": demo}
 
 # %% ../nbs/90_cli.ipynb #06277796
 def _usage() -> str:
@@ -77,7 +103,7 @@ def main(argv:list[str]|None=None) -> int:
     fn = VERBS[verb]
     p = anno_parser(fn, prog=f"dronemlops {verb}")
     args = vars(p.parse_args(rest)); args.pop("pdb", None); args.pop("xtra", None)
-    try: fn(**args)
+    try: rc = fn(**args)
     except DroneMLOpsError as e:
         print(f"dronemlops {verb}: error: {e}", file=sys.stderr); return 2
-    return 0
+    return rc if isinstance(rc, int) else 0

@@ -36,6 +36,7 @@ class Settings:
     project: str = "dronemlops"  # name/prefix for AWS resource names and tags: lowercase letters, digits, '-'
     workspace: str = "workspace"  # where data, models and reports live: a local folder or `s3://bucket/prefix`
     mlflow_tracking_uri: str|None = None  # MLflow tracking URI; default `sqlite:///<local_dir>/mlflow.db`
+    mlflow_artifact_root: str|None = None  # where new MLflow experiments store artifacts; default `<local_dir>/mlartifacts` (or `<workspace>/mlartifacts` on s3)
     mlflow_experiment_prefix: str = ""  # prepended to experiment names (e.g. a team name)
     aws_region: str|None = None  # AWS region; empty uses boto3's own resolution (env, profile)
     aws_profile: str|None = None  # named AWS profile; empty uses boto3's default chain
@@ -43,6 +44,8 @@ class Settings:
     local_dir: str|None = None  # local folder for caches, the MLflow db and Ultralytics settings; default `<workspace>/.dronemlops` (or `~/.cache/dronemlops/<project>` for an s3 workspace)
     yolo_config_dir: str|None = None  # Ultralytics' settings folder (YOLO_CONFIG_DIR); default `<local_dir>/ultralytics`
     telemetry: bool = False  # allow MLflow/Ultralytics usage telemetry (off by default)
+    min_train_images: int = 100  # the hand-off guide's minimum of training images; fewer is a validation error
+    min_val_images: int = 50  # the hand-off guide's minimum of validation images; fewer is a validation error
     sources: dict = field(default_factory=dict, repr=False, compare=False)  # setting -> where its value came from
 
     @property
@@ -66,6 +69,10 @@ def _coerce(key:str, value:Any, where:str, from_text:bool=False) -> Any:
     if key not in SETTING_NAMES: raise _unknown(key, where)
     typ = _TYPES[key]
     if value is None or (from_text and value == ""): return None if "None" in typ else _default(key)
+    if typ == "int":
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0: return value
+        if from_text and str(value).strip().isdigit(): return int(value)
+        raise ConfigError(f"Setting {key!r} in {where} must be a whole number >= 0, got {value!r}.")
     if typ == "bool":
         if isinstance(value, bool): return value
         if from_text and str(value).strip().lower() in ("1", "true", "yes", "on"): return True
@@ -130,6 +137,9 @@ def _derive(s:Settings) -> None:
     s.local_dir = str(Path(s.local_dir).expanduser().resolve())
     if s.yolo_config_dir is None:
         s.yolo_config_dir = str(Path(s.local_dir)/"ultralytics"); s.sources["yolo_config_dir"] = "derived from local_dir"
+    if s.mlflow_artifact_root is None:
+        s.mlflow_artifact_root = f"{s.workspace}/mlartifacts" if s.is_s3 else (Path(s.local_dir)/"mlartifacts").as_uri()
+        s.sources["mlflow_artifact_root"] = "derived from workspace" if s.is_s3 else "derived from local_dir"
     if s.mlflow_tracking_uri is None:
         s.mlflow_tracking_uri = f"sqlite:///{Path(s.local_dir)/'mlflow.db'}"; s.sources["mlflow_tracking_uri"] = "derived from local_dir"
     if not _PROJECT_RE.match(s.project):

@@ -45,9 +45,9 @@ def check_dataset_name(name:str) -> str:
                                f"Use dataset_name('your description') to make one, e.g. {dataset_name('forest tiles')!r}.")
     return name
 
-def dataset_name(description:str, when:dt.datetime|None=None) -> str:
-    "A conventional dataset name: the description in lowercase_with_underscores plus a _YYYYMMDD_HHMM timestamp."
-    stamp = (when or dt.datetime.now()).strftime("%Y%m%d_%H%M")
+def dataset_name(description:str, when:dt.datetime|None=None, seconds:bool=False) -> str:
+    "A conventional dataset name: the description in lowercase_with_underscores plus a _YYYYMMDD_HHMM (or _HHMMSS) timestamp."
+    stamp = (when or dt.datetime.now()).strftime("%Y%m%d_%H%M%S" if seconds else "%Y%m%d_%H%M")
     desc = re.sub(r"[^a-z0-9]+", "_", unicodedata.normalize("NFKD", description).encode("ascii", "ignore").decode().lower()).strip("_")
     desc = re.sub(r"^[^a-z]+", "", desc)[:MAX_NAME_LEN - len(stamp) - 1].rstrip("_") or "dataset"
     return f"{desc}_{stamp}"

@@ -1,0 +1,210 @@
+"The data layer against real files, a real Ultralytics, and a real S3 API (moto)."
+import os, sys, json, shutil, subprocess, textwrap, datetime as dt, pytest
+from pathlib import Path
+import numpy as np
+from PIL import Image
+from dronemlops.config import load_settings
+from dronemlops.storage import open_storage, S3Storage
+from dronemlops.annotations import (Annotations, read_voc, read_yolo, write_yolo, read_gt_manifest, write_gt_manifest,
+                                    AnnotationError, remap, merge_class_names)
+from dronemlops.images import exif_with_gps
+from dronemlops.dataset import build_dataset, DatasetError
+from dronemlops.validate import validate_dataset, find_datasets, load_dataset
+
+CLI = str(Path(sys.executable).parent/"dronemlops")
+FRAMES = ("OSBS_029.png", "SOAP_061.png", "2019_YELL_2_541000_4977000_image_crop.png")
+XMLS = ("OSBS_029.xml", "SOAP_061.xml", "2019_YELL_2_541000_4977000_image_crop.xml")
+SMALL = dict(min_train_images=10, min_val_images=2)
+
+@pytest.fixture
+def settings(tmp_path):
+    return load_settings(env={}, cwd=tmp_path, workspace=str(tmp_path/"ws"))
+
+def build_sample(frames, settings, name="sample_trees_20261125_1200", store=None, **kw):
+    anns = [read_voc(frames[n]) for n in XMLS]
+    return build_dataset([frames[n] for n in FRAMES], anns, name, rename={"Dead": "Tree", "Alive": "Tree"}, tile_size=400,
+                         val_fraction=0.25, settings=settings, store=store, **kw)
+
+def run_py(code: str, settings, timeout=600) -> subprocess.CompletedProcess:
+    "Run Python in a fresh process with the project's offline environment applied before anything imports ultralytics."
+    pre = textwrap.dedent(f"""
+        from dronemlops.config import load_settings, apply_environment
+        apply_environment(load_settings(env={{}}, workspace={settings.workspace!r}))
+        from ultralytics import settings as ys; ys.update(sync=False, mlflow=False)
+    """)
+    return subprocess.run([sys.executable, "-c", pre + textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout)
+
+def test_built_dataset_passes_ultralytics_and_trains_one_epoch(frames, settings, tmp_path):
+    info = build_sample(frames, settings)
+    ds = load_dataset(info["name"], settings=settings, **SMALL)
+    work = tmp_path/"work"; shutil.copytree(ds.path, work)  # Ultralytics writes label caches: never into a published version
+    r = run_py(f"""
+        import json
+        from ultralytics.data.utils import check_det_dataset
+        from ultralytics import YOLO
+        d = check_det_dataset({str(work/'data.yaml')!r})
+        res = YOLO("yolo11n.yaml").train(data={str(work/'data.yaml')!r}, epochs=1, imgsz=256, batch=4, workers=0, device="cpu",
+                                         project={str(tmp_path/'runs')!r}, name="e1", plots=False, verbose=False, exist_ok=True)
+        print("RESULT", json.dumps({{"nc": d["nc"], "names": d["names"], "train": str(d["train"]), "metrics": list(res.results_dict)}}))
+    """, settings)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.split("RESULT", 1)[1])
+    assert out["nc"] == 1 and out["names"] == {"0": "Tree"} and out["train"].endswith("train/images")
+    assert "metrics/mAP50(B)" in out["metrics"]
+    assert (tmp_path/"runs/e1/weights/last.pt").is_file()
+    assert not list(ds.path.rglob("*.cache"))  # the published version stayed untouched
+
+def broken_corpus(root: Path, frames) -> dict:
+    "A dataset folder whose labels and images are broken in the ways real data is; returns {file: what is wrong}."
+    src = frames["OSBS_029.png"].read_bytes()
+    for s in ("train", "val"): (root/s/"images").mkdir(parents=True); (root/s/"labels").mkdir(parents=True)
+    (root/"data.yaml").write_text("train: train/images\nval: val/images\nnames: {0: Tree, 1: Dead}\n")
+    (root/"dataset_info.json").write_text(json.dumps({"schema_version": 1, "name": "x", "created": "", "classes": ["Tree", "Dead"],
+                                                      "splits": {}, "split": {}, "files": {}}))
+    good = "0 0.5 0.5 0.1 0.1\n"
+    cases = {"four_fields": "0 0.5 0.5 0.1\n", "six_fields": "0 0.5 0.5 0.1 0.1 0.3\n", "negative": "0 -0.2 0.5 0.1 0.1\n",
+             "over_one": "0 1.3 0.5 0.1 0.1\n", "nan": "0 nan 0.5 0.1 0.1\n", "class_out_of_range": "5 0.5 0.5 0.1 0.1\n",
+             "non_integer_class": "0.5 0.5 0.5 0.1 0.1\n", "zero_width": "0 0.5 0.5 0 0.1\n", "duplicate": good + good}
+    for n, text in cases.items():
+        (root/"train/images"/f"{n}.png").write_bytes(src); (root/"train/labels"/f"{n}.txt").write_text(text)
+    imgs = {"zero_bytes.jpg": b"", "fake.jpg": b"just text", "truncated.png": src[:len(src)//3], "tiny.png": None, "png_named.jpg": src}
+    for n, data in imgs.items():
+        p = root/"train/images"/n
+        if data is None: Image.new("RGB", (5, 5)).save(p)
+        else: p.write_bytes(data)
+        (root/"train/labels"/(p.stem + ".txt")).write_text(good)
+    (root/"val/images/ok.png").write_bytes(src); (root/"val/labels/ok.txt").write_text(good)
+    return {**cases, **imgs}
+
+def test_everything_ultralytics_rejects_we_report(frames, tmp_path, settings):
+    root = tmp_path/"broken"; broken_corpus(root, frames)
+    listing = tmp_path/"pairs.json"
+    pairs = [(str(p), str(root/"train/labels"/(p.stem + ".txt"))) for p in sorted((root/"train/images").iterdir())]
+    listing.write_text(json.dumps(pairs))
+    # Ultralytics' own check, on a copy (it rewrites corrupt JPEGs in place)
+    shutil.copytree(root, tmp_path/"peer"); peer_pairs = [(a.replace(str(root), str(tmp_path/"peer")), b.replace(str(root), str(tmp_path/"peer"))) for a, b in pairs]
+    r = run_py(f"""
+        import json
+        from ultralytics.data.utils import verify_image_label
+        pairs = {peer_pairs!r}
+        out = {{}}
+        for im, lb in pairs:
+            res = verify_image_label((im, lb, "", False, 2, 0, 0, False))
+            out[im.rsplit("/", 1)[1]] = {{"corrupt": res[8], "msg": res[9]}}
+        print("RESULT", json.dumps(out))
+    """, settings)
+    assert r.returncode == 0, r.stderr[-3000:]
+    peer = json.loads(r.stdout.split("RESULT", 1)[1])
+    rejected = {n for n, v in peer.items() if v["corrupt"]}
+    assert len(rejected) >= 8, peer  # the peer does reject most of the corpus
+    rep = validate_dataset(root, settings=settings, min_train_images=0, min_val_images=0)
+    flagged = {Path(f.file).stem for f in rep.errors}
+    missed = sorted(n for n in rejected if Path(n).stem not in flagged)
+    assert missed == [], f"Ultralytics rejects {missed} but validate_dataset does not report them"
+    ours_only = sorted({Path(n).stem for n in peer} - {Path(n).stem for n in rejected} & flagged)
+    assert {"duplicate", "png_named"} <= set(ours_only), ours_only  # what we report beyond the peer
+    zero = next(f for f in rep.errors if f.file.endswith("zero_bytes.jpg"))
+    assert "empty file (0 bytes)" in zero.message and "pi_heif" not in zero.message
+
+def test_bad_images_are_refused_by_the_builder_with_names(frames, tmp_path, settings):
+    src = frames["OSBS_029.png"].read_bytes()
+    cases = {"zero.jpg": b"", "trunc.png": src[:1000], "fake.jpg": b"hello, not an image"}
+    for name, data in cases.items():
+        d = tmp_path/name.replace(".", "_"); d.mkdir(); (d/name).write_bytes(data)
+        with pytest.raises(DatasetError, match=f"{name}: "): build_dataset(d, [], "bad_images_20261125_1200", settings=settings)
+    d = tmp_path/"deep"; d.mkdir(); Image.fromarray(np.full((64, 64), 40000, dtype=np.uint16)).save(d/"deep.tif")
+    with pytest.raises(DatasetError, match="deep.tif: .*16/32-bit"): build_dataset(d, [], "bad_images_20261125_1200", settings=settings)
+    d = tmp_path/"bomb"; d.mkdir(); Image.new("1", (20000, 20000)).save(d/"bomb.png")
+    with pytest.raises(DatasetError, match="bomb.png: .*decompression bomb"): build_dataset(d, [], "bad_images_20261125_1200", settings=settings)
+    assert open_storage(settings=settings).versions("datasets") == []
+
+def test_png_named_jpg_spaces_and_non_ascii_names(frames, tmp_path, settings):
+    d = tmp_path/"imgs"; d.mkdir()
+    (d/"Flug 1 Wald ä.jpg").write_bytes(frames["OSBS_029.png"].read_bytes())  # a PNG named .jpg, with spaces and umlaut
+    (d/"SOAP_061.png").write_bytes(frames["SOAP_061.png"].read_bytes())
+    osbs = read_voc(frames["OSBS_029.xml"]).replace(image="Flug 1 Wald ä.jpg")
+    names = merge_class_names(["Tree"])
+    info = build_dataset(d, [osbs, read_voc(frames["SOAP_061.xml"])], "odd_names_20261125_1200", rename={"Dead": "Tree", "Alive": "Tree"},
+                         val_fraction=0.5, settings=settings)
+    renamed = info["renamed"]
+    new = next(k for k, v in renamed.items() if v == "Flug 1 Wald ä.jpg")
+    assert new.endswith("/images/Flug_1_Wald_a.png")  # safe ASCII name, extension matching the content
+    root = open_storage(settings=settings).path("datasets/odd_names_20261125_1200")
+    assert (root/new).read_bytes() == frames["OSBS_029.png"].read_bytes()  # still byte for byte
+    assert validate_dataset(root, settings=settings, min_train_images=1, min_val_images=1).ok
+
+def test_exif_rotated_photo_boxes_follow_the_displayed_image(frames, tmp_path, settings):
+    d = tmp_path/"imgs"; d.mkdir()
+    base = Image.open(frames["OSBS_029.png"]).convert("RGB").crop((0, 0, 400, 240))  # stored 400x240
+    ex = exif_with_gps(29.68, -82.0, 100.0); ex[0x0112] = 6  # displayed rotated 90 degrees: 240x400
+    base.save(d/"rotated.jpg", quality=95, exif=ex)
+    (d/"SOAP_061.png").write_bytes(frames["SOAP_061.png"].read_bytes())
+    box = Annotations("rotated.jpg", 240, 400, [[20, 300, 80, 380]], [0], names={0: "Tree"})
+    info = build_dataset(d, [box, read_voc(frames["SOAP_061.xml"])], "rotated_20261125_1200", rename={"Dead": "Tree", "Alive": "Tree"},
+                         val_fraction=0.5, settings=settings)
+    root = open_storage(settings=settings).path("datasets/rotated_20261125_1200")
+    split = next(s for s in ("train", "val") if (root/s/"images/rotated.jpg").exists())
+    lines = (root/split/"labels/rotated.txt").read_text().split()
+    assert [float(v) for v in lines[1:]] == pytest.approx([50/240, 340/400, 60/240, 80/400], abs=1e-6)
+    r = run_py(f"""
+        from ultralytics.data.utils import verify_image_label
+        res = verify_image_label(({str(root/split/'images/rotated.jpg')!r}, {str(root/split/'labels/rotated.txt')!r}, "", False, 1, 0, 0, False))
+        print("RESULT", tuple(res[2]), res[8])
+    """, settings)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split("RESULT", 1)[1].split() == ["(400,", "240)", "0"]  # Ultralytics sees (h, w) = (400, 240): the displayed frame
+    # annotations drawn on the stored (unrotated) frame are refused with a hint
+    wrong = box.replace(width=400, height=240)
+    with pytest.raises(DatasetError, match="drawn on the image before its EXIF rotation"):
+        build_dataset(d, [wrong], "rotated_wrong_20261125_1200", settings=settings)
+
+@pytest.mark.parametrize("text,msg", [("0 0.5 0.5 0.1\n", "expected 5 values"), ("0 0.5 0.5 0.1 0.1 7\n", "found 6"),
+                                      ("0 -0.1 0.5 0.1 0.1\n", "normalised"), ("0 0.5 1.5 0.1 0.1\n", "normalised"),
+                                      ("0 0.5 nan 0.1 0.1\n", "NaN"), ("4 0.5 0.5 0.1 0.1\n", "not in the class map")])
+def test_bad_label_lines_name_file_and_line(tmp_path, text, msg):
+    p = tmp_path/"frame 01.txt"; p.write_text("0 0.5 0.5 0.1 0.1\n" + text)
+    with pytest.raises(AnnotationError, match=f"frame 01.txt, line 2: .*{msg}"): read_yolo(p, 400, 400, {0: "Tree", 1: "Dead"})
+
+def test_malformed_manifest_line_gives_its_number(frames, tmp_path):
+    ann = read_voc(frames["OSBS_029.xml"])
+    p = write_gt_manifest([ann, ann.replace(image="b.png")], tmp_path/"out.manifest", "trees")
+    with open(p, "a") as f: f.write('{"source-ref": "s3://x/c.png", "trees": \n')
+    with pytest.raises(AnnotationError, match=r"out.manifest, line 3: not valid JSON"): read_gt_manifest(p)
+    p.write_text(p.read_text().splitlines()[0] + "\n" + '{"source-ref": "s3://x/d.png", "trees": {"annotations": [{"class_id": 0}], "image_size": [{"width": 1, "height": 1}]}, "trees-metadata": {"type": "groundtruth/object-detection"}}\n')
+    with pytest.raises(AnnotationError, match=r"line 2: malformed bounding-box label \(KeyError"): read_gt_manifest(p)
+
+def test_missing_images_and_classes_out_of_range(frames, tmp_path, settings):
+    d = tmp_path/"imgs"; d.mkdir(); (d/"OSBS_029.png").write_bytes(frames["OSBS_029.png"].read_bytes())
+    with pytest.raises(DatasetError, match=r"missing from the image folder: \['SOAP_061.png'\]"):
+        build_dataset(d, [read_voc(frames["OSBS_029.xml"]), read_voc(frames["SOAP_061.xml"])], "missing_20261125_1200", settings=settings)
+    with pytest.raises(AnnotationError, match=r"classes \['Tree'\] are not in the class map"):
+        build_dataset(d, [read_voc(frames["OSBS_029.xml"])], "missing_20261125_1200", names=["Car"], settings=settings)
+
+def test_validate_cli_exit_codes_and_find_newest_first(frames, tmp_path, settings):
+    build_sample(frames, settings, "sample_trees_20261125_1200")
+    build_sample(frames, settings, "sample_trees_20261125_1300", seed=1, parent="sample_trees_20261125_1200")
+    rows = find_datasets(settings=settings, **SMALL)
+    assert [r["name"] for r in rows] == ["sample_trees_20261125_1300", "sample_trees_20261125_1200"]
+    assert all(r["valid"] for r in rows)
+    ws = ["--workspace", settings.workspace]
+    ok = subprocess.run([CLI, "validate", "sample_trees_20261125_1300", "--min-train", "10", "--min-val", "2", *ws], capture_output=True, text=True)
+    assert ok.returncode == 0 and "VALID (0 errors" in ok.stdout, ok.stdout + ok.stderr
+    strict = subprocess.run([CLI, "validate", "sample_trees_20261125_1300", *ws], capture_output=True, text=True)
+    assert strict.returncode == 1 and "below the minimum of 100" in strict.stdout
+    lbl = next((Path(settings.workspace)/"datasets/sample_trees_20261125_1200/train/labels").glob("*.txt"))
+    lbl.write_text(lbl.read_text() + "9 0.5 0.5 0.1 0.1\n")  # tamper with a published version
+    bad = subprocess.run([CLI, "validate", "sample_trees_20261125_1200", "--min-train", "10", "--min-val", "2", *ws], capture_output=True, text=True)
+    assert bad.returncode == 1 and "class id 9 is out of range" in bad.stdout and "does not match its checksum" in bad.stdout
+    with pytest.raises(DatasetError, match="class id 9 is out of range"): load_dataset("sample_trees_20261125_1200", settings=settings, **SMALL)
+    listed = subprocess.run([CLI, "datasets", "--min-train", "10", "--min-val", "2", *ws], capture_output=True, text=True)
+    assert listed.stdout.index("sample_trees_20261125_1300") < listed.stdout.index("sample_trees_20261125_1200")
+    assert "INVALID" in listed.stdout.splitlines()[1]
+
+def test_dataset_on_s3_is_built_validated_and_loaded(frames, s3_settings, tmp_path):
+    s3 = S3Storage("s3://drone-datasets/team", s3_settings); s3.client.create_bucket(Bucket="drone-datasets")
+    build_sample(frames, s3_settings, store=s3)
+    assert s3.versions("datasets") == ["sample_trees_20261125_1200"]
+    rep = validate_dataset("s3://drone-datasets/team/datasets/sample_trees_20261125_1200", settings=s3_settings, **SMALL)
+    assert rep.ok, rep.summary()
+    ds = load_dataset("sample_trees_20261125_1200", settings=s3_settings, store=s3, **SMALL)
+    assert ds.path.is_relative_to(s3_settings.local_dir) and ds.info["splits"]["train"]["images"] == 12
