@@ -274,6 +274,7 @@ def build_dataset(images:str|Path|Iterable, # a folder of images, or a list of i
                           "group_by": group_by if isinstance(group_by, str) or group_by is None else getattr(group_by, "__name__", "function")},
                 "tiling": {"tile_size": tile_size, "overlap": tile_overlap, "min_visibility": min_visibility, "background_ratio": background_ratio} if tile_size else None,
                 "resize": resize, "dropped_boxes": dropped,
+                "images_decoded_at_build": True,  # every image listed in `files` was fully decoded: a matching SHA-256 proves it still decodes
                 "tiles": {f"{i.split}/images/{i.out_name}": {"source": i.source.name, "x": i.window[0], "y": i.window[1],
                                                               "width": i.window[2]-i.window[0], "height": i.window[3]-i.window[1]} for i in items if i.window},
                 "renamed": {f"{i.split}/images/{i.out_name}": i.source.name for i in items if not i.window and i.out_name != i.source.name},

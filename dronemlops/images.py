@@ -29,25 +29,28 @@ class ImageError(DroneMLOpsError):
     "An image cannot be used; the message names the file and what to do."
 
 def _orientation(im:Image.Image) -> int:
+    "The EXIF orientation tag (1 = upright); PNG without an eXIf chunk before its pixels counts as upright (Pillow would decode the whole image to look further)."
+    if im.format == "PNG" and "exif" not in im.info: return 1
     try: return int(im.getexif().get(0x0112, 1) or 1)
     except Exception: return 1
 
 def inspect_image(path:str|Path, # the image file
                   decode:bool=True, # fully decode the pixels (finds truncated files); False reads the header only
                   max_pixels:int=MAX_PIXELS, # refuse images with more pixels than this
+                  data:bytes|None=None, # the file's bytes, when the caller has read them already
                  ) -> dict:
     "Facts about an image file: format, displayed width/height, mode, bytes, orientation, and `error` (None when usable)."
     path = Path(path)
-    out = {"file": str(path), "bytes": path.stat().st_size if path.exists() else 0, "format": None, "width": None,
-           "height": None, "mode": None, "orientation": 1, "error": None}
-    if not path.is_file(): return {**out, "error": "file does not exist"}
+    size = len(data) if data is not None else (path.stat().st_size if path.exists() else 0)
+    out = {"file": str(path), "bytes": size, "format": None, "width": None, "height": None, "mode": None, "orientation": 1, "error": None}
+    if data is None and not path.is_file(): return {**out, "error": "file does not exist"}
     if out["bytes"] == 0: return {**out, "error": "empty file (0 bytes)"}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
             try:
-                with Image.open(path) as im:
+                with Image.open(io.BytesIO(data) if data is not None else path) as im:
                     w, h, orient = im.width, im.height, _orientation(im)
                     out.update(format=im.format, mode=im.mode, orientation=orient)
                     if w * h > max_pixels:

@@ -6,9 +6,9 @@ Docs: https://dronemlops.github.io/dronemlops/validate.html.md"""
 
 # %% ../nbs/06_validate.ipynb #a974a661
 from __future__ import annotations
-import os, json, math, hashlib
+import os, re, json, math, hashlib
+import numpy as np
 from collections import Counter, defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import yaml
@@ -101,10 +101,23 @@ def _check_info(root:Path, rep:ValidationReport) -> dict|None:
         elif not isinstance(info[k], t): rep.error("dataset_info.json", f"{k!r} must be a {t.__name__}, found {type(info[k]).__name__}", "rebuild it")
     return info
 
-def _label_findings(lbl:Path, rel:str, nc:int, rep:ValidationReport) -> tuple[int, Counter]:
-    "Check every line of a label file; returns (valid boxes, class counts)."
-    try: text = lbl.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError: rep.error(rel, "is not UTF-8 text", "write labels as plain text"); return 0, Counter()
+_NUM = r"[+]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_CLEAN_LABELS = re.compile(rf"(?:[ \t]*\d+(?:\.0*)?(?:[ \t]+{_NUM}){{4}}[ \t]*(?:\r?\n|\Z))*")  # lines of 5 plain numbers, integer class
+
+def _labels_all_valid(text:str, nc:int) -> np.ndarray|None:
+    "The (N, 5) label rows when every line passes `parse_yolo_line`'s rules and no line repeats; None sends the file to the line-by-line check."
+    if not _CLEAN_LABELS.fullmatch(text): return None  # one C-speed pass: 5 numbers per line, no NaN, no sign on the class
+    a = np.array(text.split(), dtype=np.float64)
+    if len(a) % 5: return None
+    a = a.reshape(-1, 5)
+    c, xy, wh = a[:, 0], a[:, 1:3], a[:, 3:5]
+    if (c >= nc).any() or (a[:, 1:] > 1).any() or (wh <= 0).any(): return None
+    if (xy - wh/2 < -1e-6).any() or (xy + wh/2 > 1 + 1e-6).any(): return None
+    if len(set(map(tuple, np.round(a, 6).tolist()))) != len(a): return None
+    return a
+
+def _label_lines(text:str, rel:str, nc:int, rep:ValidationReport) -> tuple[int, Counter]:
+    "Check a label file line by line, reporting each bad line with its number."
     seen, n, cls = {}, 0, Counter()
     for i, line in enumerate(text.splitlines(), 1):
         if not line.strip(): continue
@@ -117,14 +130,39 @@ def _label_findings(lbl:Path, rel:str, nc:int, rep:ValidationReport) -> tuple[in
     return n, cls
 
 # %% ../nbs/06_validate.ipynb #c20e7033
-def _scan_image(p:Path, decode:bool) -> tuple[dict, str|None]:
-    "Facts and SHA-256 of one image file."
-    return inspect_image(p, decode=decode), (sha256_file(p) if p.is_file() else None)
+def _scan_file(job:tuple) -> tuple:
+    """Check one file of the dataset, reading it once: ("label", rel, sha, boxes, class counts, findings) or ("image", rel, sha, facts).
+    An image's pixels are fully decoded unless its SHA-256 equals the one `build_dataset` recorded after decoding it (identical
+    bytes decode identically); `decode="always"` decodes anyway, `decode=False` reads headers only."""
+    kind, path, rel, proven, decode, nc = job
+    try: data = open(path, "rb").read()
+    except OSError as e: return (kind, rel, None, *((0, {}, [(None, f"cannot be read: {e}", "check permissions")]) if kind == "label" else ({"error": f"cannot be read: {e}"},)))
+    sha = hashlib.sha256(data).hexdigest()
+    if kind == "image":
+        f = inspect_image(path, decode=decode == "always" or (bool(decode) and sha != proven), data=data)
+        return (kind, rel, sha, {k: f.get(k) for k in ("error", "extension_mismatch", "width", "height")})
+    rep = ValidationReport(rel)
+    try: text = data.decode("utf-8-sig")
+    except UnicodeDecodeError: return (kind, rel, sha, 0, {}, [(None, "is not UTF-8 text", "write labels as plain text")])
+    a = _labels_all_valid(text, nc)
+    if a is not None: return (kind, rel, sha, len(a), dict(Counter(a[:, 0].astype(int).tolist())), [])
+    n, cls = _label_lines(text, rel, nc, rep)
+    return (kind, rel, sha, n, dict(cls), [(f.line, f.message, f.fix) for f in rep.errors])
+
+def _map_jobs(jobs:list, workers:int, inline_below:int=150):
+    "Run `_scan_file` over `jobs` in order: in this process for small datasets, else in forked worker processes (no GIL contention)."
+    if workers <= 1 or len(jobs) < inline_below: yield from map(_scan_file, jobs); return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    from PIL import Image
+    Image.init()  # load Pillow's format plugins once, before forking, not in every worker
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as ex:
+        yield from ex.map(_scan_file, jobs, chunksize=max(8, len(jobs) // (workers * 16)))
 
 def validate_local(root:str|Path, # a dataset folder
                    min_train_images:int|None=None, min_val_images:int|None=None, # default from settings (100 / 50)
                    settings:Settings|None=None, workers:int|None=None,
-                   decode:bool=True, # fully decode every image (False: headers only)
+                   decode:bool|str=True, # decode images whose checksum does not prove they decode; "always": every image; False: headers only
                   ) -> ValidationReport:
     "Validate a dataset folder on local disk; never modifies it."
     root = Path(root)
@@ -152,42 +190,46 @@ def validate_local(root:str|Path, # a dataset folder
             elif p.is_file() and p.suffix != ".cache": rep.error(p.relative_to(root), "is not a .txt label file", "move it out of labels/")
     for k in sorted(set(lbls) - set(imgs)): rep.error(lbls[k].relative_to(root), "has no image (orphan label)", "add its image or delete the label")
     for k in sorted(set(imgs) - set(lbls)): rep.error(imgs[k].relative_to(root), "has no label file", "add an empty .txt for a background image")
-    # labels
+    # every image and label file, read once each, checked in a pool of worker processes
     nc = len(names) if names else 10**9
-    boxes, per_class, empty = Counter(), defaultdict(Counter), Counter()
-    for (s, stem), lbl in sorted(lbls.items()):
-        n, cls = _label_findings(lbl, lbl.relative_to(root).as_posix(), nc, rep)
-        boxes[s] += n; per_class[s].update(cls); empty[s] += (n == 0)
-    # images: decode and hash in parallel
-    keys = sorted(imgs)
-    with ThreadPoolExecutor(workers or os.cpu_count() or 2) as ex: scans = list(ex.map(lambda k: _scan_image(imgs[k], decode), keys))
+    info = info or {}
+    proven = info["files"] if info.get("images_decoded_at_build") is True and isinstance(info.get("files"), dict) else {}
+    jobs = [("label", str(p), p.relative_to(root).as_posix(), None, decode, nc) for _, p in sorted(lbls.items())]
+    jobs += [("image", str(p), rel, proven.get(rel), decode, nc) for _, p in sorted(imgs.items()) for rel in [p.relative_to(root).as_posix()]]
+    boxes, per_class, empty, hashes = Counter(), defaultdict(Counter), Counter(), {}
     by_hash, sizes = defaultdict(list), defaultdict(Counter)
-    for k, (f, h) in zip(keys, scans):
-        rel = imgs[k].relative_to(root).as_posix()
-        if f["error"]: rep.error(rel, f"image {f['error']}", "replace or remove the image (and its label)")
-        elif f.get("extension_mismatch"): rep.error(rel, f["extension_mismatch"], "rename the image and keep its label's stem")
-        else: sizes[k[0]][(f["width"], f["height"])] += 1
-        by_hash[h].append((k[0], rel))
+    for r in _map_jobs(jobs, workers or 2 * (os.cpu_count() or 1)):  # twice the cores: reads of cold files overlap with hashing
+        kind, rel, sha = r[0], r[1], r[2]
+        hashes[rel], split = sha, rel.split("/", 1)[0]
+        if kind == "label":
+            n, cls, found = r[3], r[4], r[5]
+            for line, msg, fix in found: rep.error(rel, msg, fix, line=line)
+            boxes[split] += n; per_class[split].update(cls); empty[split] += (n == 0)
+        else:
+            f = r[3]
+            if f["error"]: rep.error(rel, f"image {f['error']}", "replace or remove the image (and its label)")
+            elif f.get("extension_mismatch"): rep.error(rel, f["extension_mismatch"], "rename the image and keep its label's stem")
+            else: sizes[split][(f["width"], f["height"])] += 1
+            by_hash[sha].append((split, rel))
     for h, where in by_hash.items():
         if len({s for s, _ in where}) > 1:
             rep.error(where[0][1], f"the same image content is also in {[r for s, r in where[1:]]} (leakage between splits)", "keep each image in one split")
     # dataset_info.json against the files
     counts = Counter(s for s, _ in imgs)
-    if info and isinstance(info.get("splits"), dict):
+    if isinstance(info.get("splits"), dict):
         for s, st in info["splits"].items():
             if isinstance(st, dict) and st.get("images") != counts.get(s, 0):
                 rep.error("dataset_info.json", f"says {s} has {st.get('images')} images, the folder has {counts.get(s, 0)}", "rebuild the dataset; files were added or removed")
             if isinstance(st, dict) and "boxes" in st and st["boxes"] != boxes.get(s, 0):
                 rep.error("dataset_info.json", f"says {s} has {st['boxes']} boxes, the labels hold {boxes.get(s, 0)}", "rebuild the dataset; labels were edited")
-    if info and isinstance(info.get("files"), dict):
+    if isinstance(info.get("files"), dict):
         listed = info["files"]
         present = {p.relative_to(root).as_posix(): p for p in root.rglob("*") if p.is_file() and p.suffix != ".cache"
                    and p.name not in ("dataset_info.json", MARKER) and not p.name.startswith(".")}
         for rel in sorted(set(present) - set(listed)): rep.error(rel, "is not listed in dataset_info.json's checksums", "rebuild the dataset; files were added")
         for rel in sorted(set(listed) - set(present)): rep.error(rel, "is listed in dataset_info.json but missing", "restore it or rebuild the dataset")
-        hashes = {imgs[k].relative_to(root).as_posix(): h for k, (_, h) in zip(keys, scans)}
         for rel in sorted(set(listed) & set(present)):
-            if hashes.get(rel, None) is None: hashes[rel] = sha256_file(present[rel])
+            if hashes.get(rel) is None: hashes[rel] = sha256_file(present[rel])
             if hashes[rel] != listed[rel]: rep.error(rel, "does not match its checksum in dataset_info.json (modified after the build)", "restore it or rebuild the dataset")
     # minimums and warnings
     for s, m in mins.items():
@@ -239,7 +281,7 @@ def validate_dataset(path_or_uri:str|Path, # a dataset folder, a version name, o
     rep.dataset = str(path_or_uri)
     return rep
 
-# %% ../nbs/06_validate.ipynb #1f8c2d42
+# %% ../nbs/06_validate.ipynb #8b7cc1bb
 @dataclass
 class LoadedDataset:
     "A valid dataset version on local disk."

@@ -208,3 +208,14 @@ def test_dataset_on_s3_is_built_validated_and_loaded(frames, s3_settings, tmp_pa
     assert rep.ok, rep.summary()
     ds = load_dataset("sample_trees_20261125_1200", settings=s3_settings, store=s3, **SMALL)
     assert ds.path.is_relative_to(s3_settings.local_dir) and ds.info["splits"]["train"]["images"] == 12
+
+def test_profile_an_s3_prefix(frames, s3_settings):
+    from dronemlops.images import profile_images
+    s3 = S3Storage("s3://drone-raw/survey", s3_settings); s3.client.create_bucket(Bucket="drone-raw")
+    for n in ("OSBS_029.png", "SOAP_061.png"): s3.put_file(frames[n], f"flight_1/{n}")
+    s3.write_bytes("flight_1/broken.jpg", b"not an image"); s3.write_text("flight_1/notes.txt", "not an image either")
+    df = profile_images("flight_1", store=s3, workers=2)
+    assert sorted(df["name"]) == ["OSBS_029.png", "SOAP_061.png", "broken.jpg"]
+    assert df.set_index("name").loc["OSBS_029.png", "file"] == "s3://drone-raw/survey/flight_1/OSBS_029.png"
+    assert df.set_index("name").loc["broken.jpg", "error"].startswith("not an image")
+    assert (df.dropna(subset=["width"])["width"] == 400).all()
