@@ -240,13 +240,16 @@ def read_coco(path:str|Path) -> list[Annotations]:
         if not isinstance(d.get(k), list): raise _err(str(path), None, f"missing the {k!r} list")
     cats = sorted(d["categories"], key=lambda c: c["id"])
     cat_to_cls, names = {c["id"]: i for i, c in enumerate(cats)}, {i: c["name"] for i, c in enumerate(cats)}
-    per = {im["id"]: ([], []) for im in d["images"]}
+    per = {im["id"]: ([], [], []) for im in d["images"]}
     for i, a in enumerate(d["annotations"]):
         if a.get("image_id") not in per: raise _err(str(path), None, f"annotation {a.get('id', i)} refers to unknown image_id {a.get('image_id')}")
         if a.get("category_id") not in cat_to_cls: raise _err(str(path), None, f"annotation {a.get('id', i)} has unknown category_id {a.get('category_id')}")
         x, y, w, h = a["bbox"]
-        per[a["image_id"]][0].append([x, y, x+w, y+h]); per[a["image_id"]][1].append(cat_to_cls[a["category_id"]])
-    return [Annotations(im["file_name"], im["width"], im["height"], *per[im["id"]], names=names) for im in d["images"]]
+        box, cls, score = per[a["image_id"]]
+        box.append([x, y, x+w, y+h]); cls.append(cat_to_cls[a["category_id"]]); score.append(a.get("score"))
+    def scores(sc): return sc if sc and all(v is not None for v in sc) else None  # detections carry scores, ground truth does not
+    return [Annotations(im["file_name"], im["width"], im["height"], per[im["id"]][0], per[im["id"]][1], score=scores(per[im["id"]][2]), names=names)
+            for im in d["images"]]
 
 def coco_dict(anns:Iterable[Annotations], names:Mapping[int, str]|None=None) -> dict:
     "COCO detection JSON content for `anns` (category id = class id + 1; scores kept when present)."

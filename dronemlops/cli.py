@@ -7,6 +7,7 @@ Docs: https://dronemlops.github.io/dronemlops/cli.html.md"""
 # %% ../nbs/90_cli.ipynb #4fe1179f
 from __future__ import annotations
 import sys, json, difflib
+from pathlib import Path
 from fastcore.script import anno_parser, call_parse, bool_arg
 from .config import DroneMLOpsError, load_settings, format_settings, describe_settings
 
@@ -76,13 +77,11 @@ def demo(workspace:str=None, # override the workspace (default: ./workspace or t
         ):
     "The main job: run the end-to-end workflow on the bundled sample and say where the results are."
     from dronemlops.workflows import run_workflow
-    from dronemlops.validate import find_datasets
     s = load_settings(workspace=workspace)
     out = run_workflow("end_to_end", settings=s, progress=True)
-    newest = find_datasets(settings=s, validate=False)[0]
-    print(f"\nDone. Workspace: {s.workspace}\n  raw sample:   {s.workspace}/raw/deepforest_sample\n"
-          f"  dataset:      {newest['uri']} (train {newest['train_images']}, val {newest['val_images']} images)\n"
-          f"  report:       {out}\n  MLflow store: {s.mlflow_tracking_uri} (experiment drone-imagery-data-exploration)")
+    summary = json.loads((Path(s.local_dir)/"end_to_end_summary.json").read_text())
+    w = max(map(len, summary))
+    print("\nDone. Where the results are:\n" + "\n".join(f"  {k:<{w}}  {v}" for k, v in summary.items()) + f"\n  {'report':<{w}}  {out}")
 
 VERBS = {"config": config, "sample": sample, "validate": validate, "datasets": datasets, "workflow": workflow, "demo": demo}
 

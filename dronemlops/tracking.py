@@ -6,22 +6,48 @@ Docs: https://dronemlops.github.io/dronemlops/tracking.html.md"""
 
 # %% ../nbs/07_tracking.ipynb #621ed3e2
 from __future__ import annotations
-import os, io, json, time, tempfile
+import os, io, json, time, base64, tempfile, warnings, subprocess
 from pathlib import Path
+from typing import Mapping
 from .config import Settings, DroneMLOpsError, load_settings, apply_environment
+from .storage import sha256_file
 
 # %% auto #0
-__all__ = ['PROFILE_EXPERIMENT', 'configure_mlflow', 'experiment_id', 'log_profile']
+__all__ = ['PROFILE_EXPERIMENT', 'TRAINING_EXPERIMENT', 'DETECTION_COLUMNS', 'local_tracking_uri', 'configure_mlflow',
+           'experiment_id', 'log_profile', 'git_commit', 'TrainingTracker', 'YoloDetector', 'detector_signature',
+           'detector_requirements', 'log_detector']
 
 # %% ../nbs/07_tracking.ipynb #64081814
 PROFILE_EXPERIMENT = "drone-imagery-data-exploration"
+TRAINING_EXPERIMENT = "drone-detection-training"
+
+def local_tracking_uri(settings:Settings) -> str:
+    "The embedded default store: SQLite in the local folder."
+    return f"sqlite:///{Path(settings.local_dir)/'mlflow.db'}"
+
+def _reachable(uri:str, timeout:float=3.0) -> str|None:
+    "None when the tracking server at `uri` answers, else why not."
+    import urllib.request, urllib.error
+    try: urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout); return None
+    except urllib.error.HTTPError as e: return None if e.code < 500 else f"HTTP {e.code}"
+    except (OSError, ValueError) as e: return str(getattr(e, "reason", e))
 
 def configure_mlflow(settings:Settings|None=None):
-    "Point MLflow at the configured tracking store (creating a local SQLite store's folder); returns the `mlflow` module."
+    """Point MLflow at the configured tracking store; returns the `mlflow` module. An MLflow server that does not answer,
+    or a SageMaker managed MLflow ARN that cannot be used, falls back to the local SQLite store with a warning that says where runs go."""
     settings = settings or load_settings()
     apply_environment(settings)
     import mlflow
     uri = settings.mlflow_tracking_uri
+    problem = None
+    if uri.startswith(("http://", "https://")): problem = _reachable(uri)
+    elif uri.startswith("arn:aws:sagemaker"):
+        try: import sagemaker_mlflow  # noqa: F401  the plugin that signs requests to SageMaker managed MLflow
+        except ImportError: problem = "the sagemaker-mlflow plugin is not installed (pip install sagemaker-mlflow)"
+    if problem:
+        local = local_tracking_uri(settings)
+        warnings.warn(f"MLflow tracking server {uri} is unusable ({problem}); runs are logged to the local store {local} instead.", stacklevel=2)
+        uri = local
     if uri.startswith("sqlite:///"): Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     return mlflow
@@ -34,7 +60,7 @@ def experiment_id(name:str, settings:Settings|None=None) -> str:
     exp = mlflow.get_experiment_by_name(full)
     return exp.experiment_id if exp else mlflow.create_experiment(full, artifact_location=f"{settings.mlflow_artifact_root.rstrip('/')}/{full}")
 
-# %% ../nbs/07_tracking.ipynb #2a2377d6
+# %% ../nbs/07_tracking.ipynb #776ef318
 def log_profile(df, # the profile DataFrame from `profile_images`
                 recommendations:list[str], # from `images.recommendations`
                 figure=None, # from `images.plot_profile`
@@ -64,3 +90,139 @@ def log_profile(df, # the profile DataFrame from `profile_images`
         if figure is not None: mlflow.log_figure(figure, "profile.png")
         mlflow.set_tags({"dronemlops.kind": "image-profile"})
     return run.info.run_id
+
+# %% ../nbs/07_tracking.ipynb #24958ce4
+def git_commit(path:str|Path|None=None) -> str|None:
+    "The git commit of the checkout holding this package, when there is one."
+    try:
+        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path or Path(__file__).resolve().parent, capture_output=True, text=True, timeout=5)
+        return r.stdout.strip() or None if r.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired): return None
+
+class TrainingTracker:
+    "An MLflow run for one training, driven by `train` through Ultralytics callbacks."
+    def __init__(self, settings:Settings, experiment:str=TRAINING_EXPERIMENT):
+        self.settings, self.experiment = settings, experiment
+        self.mlflow = configure_mlflow(settings)
+        self.client = self.mlflow.MlflowClient()
+        self.exp_id = experiment_id(experiment, settings)
+        self.run_id = None
+
+    def start(self, run_id:str|None=None, run_name:str|None=None, params:dict|None=None, dataset=None, tags:dict|None=None) -> str:
+        "Open a new run (or reopen `run_id` to resume it); returns the run id."
+        from mlflow.entities import Param, RunTag, DatasetInput, InputTag
+        from dronemlops import __version__
+        if run_id:
+            self.client.update_run(run_id, status="RUNNING"); self.run_id = run_id
+            self.client.set_tag(run_id, "dronemlops.resumed", "true"); return run_id
+        t = {"dronemlops.version": __version__, "dronemlops.kind": "training", **(tags or {})}
+        if (c := git_commit()): t["mlflow.source.git.commit"] = c
+        if dataset is not None:
+            t.update({"dataset.name": dataset.name, "dataset.digest": sha256_file(dataset.path/"dataset_info.json")})
+        self.run_id = self.client.create_run(self.exp_id, run_name=run_name, tags=t).info.run_id
+        if params: self.client.log_batch(self.run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
+        if dataset is not None:
+            from mlflow.data.meta_dataset import MetaDataset
+            from mlflow.data.dataset_source_registry import resolve_dataset_source
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                src = resolve_dataset_source(dataset.info.get("source", {}).get("collection") or str(dataset.path))
+            md = MetaDataset(source=src, name=dataset.name, digest=t["dataset.digest"][:16])
+            self.client.log_inputs(self.run_id, [DatasetInput(md._to_mlflow_entity(), [InputTag("mlflow.data.context", "training")])])
+        return self.run_id
+
+    def log_epoch(self, metrics:Mapping[str, float], step:int) -> None:
+        "Log one epoch's metrics (stable names) at `step`."
+        from mlflow.entities import Metric
+        ts = int(time.time() * 1000)
+        self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), ts, step) for k, v in metrics.items() if v == v])
+
+    def log_final(self, metrics:Mapping[str, float], minutes:float, run_dir:Path, dataset, onnx:Path|None) -> None:
+        "Final metrics, duration and the run's files."
+        for k, v in metrics.items(): self.client.log_metric(self.run_id, f"final_{k}", float(v))
+        self.client.log_metric(self.run_id, "training_duration_minutes", minutes)
+        for p in sorted(run_dir.glob("*.csv")) + sorted(run_dir.glob("*.png")) + sorted(run_dir.glob("*.jpg")) + [run_dir/"args.yaml"]:
+            if p.is_file(): self.client.log_artifact(self.run_id, str(p), "training")
+        for p in (run_dir/"weights"/"best.pt", run_dir/"weights"/"last.pt", onnx):
+            if p and Path(p).is_file(): self.client.log_artifact(self.run_id, str(p), "weights")
+        for n in ("data.yaml", "dataset_info.json"): self.client.log_artifact(self.run_id, str(dataset.path/n), "dataset")
+
+    def log_model(self, weights:Path, dataset) -> None:
+        "Log the detector as an MLflow pyfunc model named `model` in this run."
+        log_detector(weights, self.run_id, example_image=next(iter(sorted((dataset.path/"val"/"images").iterdir()))), settings=self.settings)
+
+    def end(self, status:str, reason:str|None=None) -> None:
+        "Close the run with FINISHED, FAILED or KILLED (and the reason)."
+        if self.run_id is None: return
+        if reason: self.client.set_tag(self.run_id, "dronemlops.end_reason", reason[:5000])
+        self.client.set_terminated(self.run_id, status)
+
+    def find_resumable(self, resume) -> str:
+        "The run to resume: `resume` itself when it is a run id, else the latest KILLED or FAILED training run."
+        if isinstance(resume, str): return resume
+        runs = self.client.search_runs([self.exp_id], "attributes.status IN ('KILLED', 'FAILED')", order_by=["attributes.start_time DESC"], max_results=1)
+        if not runs: raise DroneMLOpsError(f"No interrupted run in experiment {self.experiment!r} to resume.")
+        return runs[0].info.run_id
+
+    def run_dir_of(self, run_id:str) -> str:
+        d = self.client.get_run(run_id).data.tags.get("dronemlops.run_dir")
+        if not d: raise DroneMLOpsError(f"Run {run_id} was not started by dronemlops.train (no dronemlops.run_dir tag).")
+        return d
+
+# %% ../nbs/07_tracking.ipynb #baccf9fe
+import mlflow.pyfunc
+
+DETECTION_COLUMNS = ["image_index", "class_id", "class_name", "score", "x1", "y1", "x2", "y2"]
+
+class YoloDetector(mlflow.pyfunc.PythonModel):
+    "pyfunc wrapper: DataFrame of images (paths or base64) in, one row per detection out."
+    def load_context(self, context):
+        from dronemlops.config import load_settings, apply_environment
+        apply_environment(load_settings(env={k: v for k, v in os.environ.items() if k.startswith("DRONEMLOPS_")}))
+        from ultralytics import YOLO
+        self.model = YOLO(context.artifacts["weights"])
+
+    def predict(self, context, model_input, params=None):
+        import pandas as pd, numpy as np
+        from PIL import Image
+        conf = float((params or {}).get("conf", 0.25))
+        col = model_input["image"] if "image" in model_input else model_input.iloc[:, 0]
+        sources = []
+        for v in col:
+            v = str(v)
+            if len(v) < 4096 and Path(v).is_file(): sources.append(v)
+            else: sources.append(np.asarray(Image.open(io.BytesIO(base64.b64decode(v))).convert("RGB"))[:, :, ::-1])  # BGR like cv2
+        rows = []
+        for i, r in enumerate(self.model.predict(sources, conf=conf, verbose=False)):
+            b = r.boxes
+            for (x1, y1, x2, y2), c, s in zip(b.xyxy.tolist(), b.cls.tolist(), b.conf.tolist()):
+                rows.append([i, int(c), r.names[int(c)], float(s), x1, y1, x2, y2])
+        return pd.DataFrame(rows, columns=DETECTION_COLUMNS)
+
+def detector_signature():
+    from mlflow.models import ModelSignature
+    from mlflow.types import Schema, ColSpec, ParamSchema, ParamSpec
+    out = Schema([ColSpec("long", "image_index"), ColSpec("long", "class_id"), ColSpec("string", "class_name"), ColSpec("double", "score"),
+                  *[ColSpec("double", c) for c in ("x1", "y1", "x2", "y2")]])
+    return ModelSignature(inputs=Schema([ColSpec("string", "image")]), outputs=out, params=ParamSchema([ParamSpec("conf", "double", 0.25)]))
+
+def detector_requirements() -> list[str]:
+    "Pinned pip requirements of the pyfunc detector."
+    import importlib.metadata as md
+    return [f"{p}=={md.version(p)}" for p in ("ultralytics", "torch", "torchvision", "mlflow", "pandas", "pillow", "pyyaml", "matplotlib")]
+
+def log_detector(weights:str|Path, run_id:str, example_image:str|Path, settings:Settings|None=None, name:str="model") -> str:
+    "Log `weights` as a pyfunc detector in run `run_id`; returns the model URI (runs:/<id>/<name>)."
+    import pandas as pd, dronemlops
+    settings = settings or load_settings()
+    mlflow = configure_mlflow(settings)
+    from PIL import Image
+    im = Image.open(example_image).convert("RGB"); im.thumbnail((128, 128))
+    buf = io.BytesIO(); im.save(buf, format="JPEG", quality=85)
+    example = pd.DataFrame({"image": [base64.b64encode(buf.getvalue()).decode()]})
+    with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlflow.pyfunc.log_model(name=name, python_model=YoloDetector(), artifacts={"weights": str(weights)},
+                                signature=detector_signature(), input_example=example, pip_requirements=detector_requirements(),
+                                code_paths=[str(Path(dronemlops.__file__).parent)])
+    return f"runs:/{run_id}/{name}"

@@ -18,16 +18,22 @@ def test_demo_runs_end_to_end_on_the_sample(tmp_path, frames):
     man = store.manifest("raw/deepforest_sample")
     assert {n: f["sha256"] for n, f in man["files"].items()} == {n: sha256_file(p) for n, p in frames.items()}
     assert "2019_YELL_2_528000_4978000_image_crop2.png" not in man["files"]  # the reserved frame is never copied
-    report = next(l.split("report:", 1)[1].strip() for l in r.stdout.splitlines() if "report:" in l)
-    assert str(ws) in r.stdout and "raw sample:" in r.stdout
+    report = next(l.split(None, 1)[1] for l in r.stdout.splitlines() if l.strip().startswith("report "))
+    summary = json.loads((ws/".dronemlops"/"end_to_end_summary.json").read_text())
+    assert summary["valid"] is True and summary["registered_version"] == "1" and 0 <= summary["val_mAP50"] <= 1
+    for key in ("raw_collection", "dataset", "training_run", "val_mAP50", "evaluation_json"): assert key in r.stdout
+    assert Path(summary["evaluation_json"]).is_file()
     nb = nbformat.read(report, as_version=4)
     outs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outs if o.output_type == "error"]
     assert any(o.output_type == "display_data" and "image/png" in o.get("data", {}) for o in outs)  # the frames were drawn
-    # a second run reuses the published sample
+    assert any("honest val mAP50" in "".join(o.get("text", "")) for o in outs)
+    # a second run reuses the published sample, builds a new dataset version and registers version 2
     r2 = subprocess.run([CLI, "demo", "--workspace", str(ws)], capture_output=True, text=True, cwd=tmp_path)
     assert r2.returncode == 0, r2.stderr[-3000:]
     assert store.manifest("raw/deepforest_sample")["published_at"] == man["published_at"]
+    assert json.loads((ws/".dronemlops"/"end_to_end_summary.json").read_text())["registered_version"] == "2"
+    assert len(store.versions("datasets")) == 2
 
 def test_failing_workflow_names_the_cell_and_report(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("workspace = None", metadata={"tags": ["parameters"]}),
