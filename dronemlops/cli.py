@@ -12,7 +12,8 @@ from fastcore.script import anno_parser, call_parse, bool_arg
 from .config import DroneMLOpsError, load_settings, format_settings, describe_settings
 
 # %% auto #0
-__all__ = ['VERBS', 'config', 'sample', 'workflow', 'validate', 'datasets', 'demo', 'main']
+__all__ = ['VERBS', 'config', 'sample', 'workflow', 'validate', 'datasets', 'train_cmd', 'evaluate_cmd', 'models', 'rollback_cmd',
+           'demo', 'main']
 
 # %% ../nbs/90_cli.ipynb #2c79a2dc
 def config(config_file:str=None, # a dronemlops.toml/.yaml to read instead of searching for one
@@ -73,6 +74,40 @@ def datasets(workspace:str=None, # override the workspace
         print(f"{r['name']:<50} {r['created']:<26} train={r['train_images']} val={r['val_images']} "
               f"{'valid' if r['valid'] else 'INVALID: ' + (r['first_error'] or '')}")
 
+def train_cmd(dataset:str, # a dataset version name (validated first)
+              model:str="yolo11n.yaml", # model yaml, variant (n/s/m/l/x), .pt path or s3:// URI
+              epochs:int=50, imgsz:int=640, batch:int=16, lr0:float=0.01, patience:int=50, seed:int=0,
+              device:str="auto", # auto, cpu, or a GPU index such as 0
+              workers:int=2, resume:str=None, # a KILLED/FAILED run id to continue
+              min_train:int=None, min_val:int=None, workspace:str=None):
+    "Train YOLO11 on a dataset version with MLflow tracking; prints the run id, metrics and weights."
+    from dronemlops.train import train
+    dev = int(device) if str(device).isdigit() else device
+    r = train(dataset, model=model, epochs=epochs, imgsz=imgsz, batch=batch, lr0=lr0, patience=patience, seed=seed, device=dev,
+              workers=workers, resume=resume, settings=load_settings(workspace=workspace), min_train_images=min_train, min_val_images=min_val)
+    print(json.dumps({"run_id": r.run_id, "epochs": r.epochs_done, "minutes": round(r.minutes, 2), "best": str(r.best),
+                      "onnx": str(r.onnx), "metrics": r.metrics}, indent=2))
+
+def evaluate_cmd(weights:str, # a .pt file, or models:/drone-detector@champion style alias reference "@champion"
+                 dataset:str, split:str="val", imgsz:int=640, min_train:int=None, min_val:int=None, workspace:str=None):
+    "Evaluate a model on a dataset split; prints the metrics and where evaluation.json is."
+    from dronemlops.evaluate import evaluate
+    from dronemlops.registry import model_weights
+    s = load_settings(workspace=workspace)
+    w = model_weights(weights[1:], settings=s) if weights.startswith("@") else weights
+    e = evaluate(w, dataset, split=split, imgsz=imgsz, settings=s, min_train_images=min_train, min_val_images=min_val)
+    print(json.dumps({k: round(e.metrics[k], 4) for k in ("precision", "recall", "mAP50", "mAP50-95")}), f"\nevaluation.json: {e.json_path}")
+
+def models(name:str="drone-detector", workspace:str=None):
+    "List registered versions with aliases, metrics, datasets and promotion notes."
+    from dronemlops.registry import versions_table
+    print(versions_table(name, settings=load_settings(workspace=workspace)).to_string(index=False))
+
+def rollback_cmd(reason:str="manual rollback", name:str="drone-detector", workspace:str=None):
+    "Make the previous champion the champion again."
+    from dronemlops.registry import rollback
+    print(f"champion is now version {rollback(name, reason, settings=load_settings(workspace=workspace))}")
+
 def demo(workspace:str=None, # override the workspace (default: ./workspace or the configured one)
         ):
     "The main job: run the end-to-end workflow on the bundled sample and say where the results are."
@@ -83,7 +118,8 @@ def demo(workspace:str=None, # override the workspace (default: ./workspace or t
     w = max(map(len, summary))
     print("\nDone. Where the results are:\n" + "\n".join(f"  {k:<{w}}  {v}" for k, v in summary.items()) + f"\n  {'report':<{w}}  {out}")
 
-VERBS = {"config": config, "sample": sample, "validate": validate, "datasets": datasets, "workflow": workflow, "demo": demo}
+VERBS = {"config": config, "sample": sample, "validate": validate, "datasets": datasets, "train": train_cmd, "evaluate": evaluate_cmd,
+         "models": models, "rollback": rollback_cmd, "workflow": workflow, "demo": demo}
 
 # %% ../nbs/90_cli.ipynb #06277796
 def _usage() -> str:

@@ -58,7 +58,11 @@ def experiment_id(name:str, settings:Settings|None=None) -> str:
     mlflow = configure_mlflow(settings)
     full = f"{settings.mlflow_experiment_prefix}{name}"
     exp = mlflow.get_experiment_by_name(full)
-    return exp.experiment_id if exp else mlflow.create_experiment(full, artifact_location=f"{settings.mlflow_artifact_root.rstrip('/')}/{full}")
+    if exp: return exp.experiment_id
+    served = not mlflow.get_tracking_uri().startswith(("sqlite:", "file:", "/"))
+    if served and settings.sources.get("mlflow_artifact_root", "").startswith("derived"): loc = None  # a tracking server picks its own artifact store
+    else: loc = f"{settings.mlflow_artifact_root.rstrip('/')}/{full}"
+    return mlflow.create_experiment(full, artifact_location=loc)
 
 # %% ../nbs/07_tracking.ipynb #776ef318
 def log_profile(df, # the profile DataFrame from `profile_images`

@@ -147,3 +147,34 @@ def test_sigint_ends_killed_and_the_run_resumes(env):
     run = c.get_run(run.info.run_id)
     assert run.info.status == "FINISHED" and res.run_id == run.info.run_id and res.epochs_done == 3
     assert [m.step for m in c.get_metric_history(run.info.run_id, "val_mAP50")][-1] == 3
+
+def test_runs_go_to_a_real_mlflow_server(tmp_path, frames):
+    "A configured MLflow server receives the runs (started here on 127.0.0.1, SQLite behind it, one worker)."
+    from dronemlops.testing import free_port, wait_for_http
+    from dronemlops.images import profile_images, recommendations
+    from dronemlops.tracking import log_profile, PROFILE_EXPERIMENT
+    port = free_port()
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "HOME": str(tmp_path)}
+    srv = subprocess.Popen([str(Path(sys.executable).parent/"mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+                            "--backend-store-uri", f"sqlite:///{tmp_path}/server.db", "--artifacts-destination", str(tmp_path/"server-artifacts")],
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health", timeout=90, proc=srv)
+        s = load_settings(env={}, cwd=tmp_path, mlflow_tracking_uri=f"http://127.0.0.1:{port}")
+        df = profile_images([frames["OSBS_029.png"], frames["SOAP_061.png"]])
+        run_id = log_profile(df, recommendations(df), source="two frames", settings=s)
+        import mlflow
+        c = mlflow.MlflowClient(tracking_uri=f"http://127.0.0.1:{port}")
+        run = c.get_run(run_id)
+        assert run.data.metrics["images"] == 2.0 and c.get_experiment(run.info.experiment_id).name == PROFILE_EXPERIMENT
+        assert "profile.csv" in {a.path for a in c.list_artifacts(run_id)}
+        assert not (tmp_path/".dronemlops"/"mlflow.db").exists()  # nothing fell back to the local store
+    finally:
+        srv.terminate(); srv.wait(30)
+
+def test_sagemaker_mlflow_arn_without_plugin_falls_back_with_a_warning(tmp_path):
+    arn = "arn:aws:sagemaker:eu-west-1:000000000000:mlflow-tracking-server/team"
+    s = load_settings(env={}, cwd=tmp_path, mlflow_tracking_uri=arn)
+    with pytest.warns(UserWarning, match=r"sagemaker-mlflow plugin is not installed.*logged to the local store sqlite:///"):
+        m = configure_mlflow(s)
+    assert m.get_tracking_uri().startswith("sqlite:///") and str(tmp_path) in m.get_tracking_uri()

@@ -34,6 +34,16 @@ def test_demo_runs_end_to_end_on_the_sample(tmp_path, frames):
     assert store.manifest("raw/deepforest_sample")["published_at"] == man["published_at"]
     assert json.loads((ws/".dronemlops"/"end_to_end_summary.json").read_text())["registered_version"] == "2"
     assert len(store.versions("datasets")) == 2
+    # the ML engineer's verbs on what the demo left behind
+    ws_arg = ["--workspace", str(ws)]
+    m = subprocess.run([CLI, "models", *ws_arg], capture_output=True, text=True)
+    assert m.returncode == 0 and "challenger" in m.stdout and len([l for l in m.stdout.splitlines()[1:] if l.strip()]) == 2, m.stdout + m.stderr
+    newest = store.versions("datasets")[-1]
+    e = subprocess.run([CLI, "evaluate", "@challenger", newest, "--imgsz", "416", "--min-train", "10", "--min-val", "2", *ws_arg], capture_output=True, text=True)
+    assert e.returncode == 0, e.stderr[-2000:]
+    assert "mAP50" in e.stdout and Path(e.stdout.split("evaluation.json:", 1)[1].strip()).is_file()
+    bad = subprocess.run([CLI, "train", "no_such_20261125_1200", *ws_arg], capture_output=True, text=True)
+    assert bad.returncode == 2 and "not a published version" in bad.stderr and "Traceback" not in bad.stderr
 
 def test_failing_workflow_names_the_cell_and_report(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("workspace = None", metadata={"tags": ["parameters"]}),
