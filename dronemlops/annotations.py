@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 import numpy as np
 from .config import DroneMLOpsError
+from .storage import atomic_write
 
 # %% auto #0
 __all__ = ['CSV_COLUMNS', 'GT_TYPE', 'AnnotationError', 'Annotations', 'merge_class_names', 'remap', 'parse_yolo_line',
@@ -143,9 +144,7 @@ def read_yolo(path:str|Path, # a YOLO .txt label file (missing means: no boxes)
 
 def write_yolo(ann:Annotations, path:str|Path) -> Path:
     "Write `ann` as a YOLO label file (through a temporary file, so a crash leaves no half-written label)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp"); tmp.write_text(yolo_text(ann)); os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda t: t.write_text(yolo_text(ann)))
 
 # %% ../nbs/03_annotations.ipynb #75aa006c
 def read_voc(path:str|Path, names:Mapping[int, str]|None=None) -> Annotations:
@@ -184,9 +183,7 @@ def write_voc(ann:Annotations, path:str|Path) -> Path:
         bb = ET.SubElement(o, "bndbox")
         for k, v in zip(("xmin", "ymin", "xmax", "ymax"), box): ET.SubElement(bb, k).text = repr(float(v)) if v != int(v) else str(int(v))
     ET.indent(root)
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp"); ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=True); os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda t: ET.ElementTree(root).write(t, encoding="utf-8", xml_declaration=True))
 
 CSV_COLUMNS = ("image_path", "xmin", "ymin", "xmax", "ymax", "label")
 
@@ -221,14 +218,12 @@ def read_csv_boxes(path:str|Path, # a CSV with columns image_path,xmin,ymin,xmax
 
 def write_csv_boxes(anns:Iterable[Annotations], path:str|Path) -> Path:
     "Write annotations as a boxes CSV (images without boxes have no rows)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f); w.writerow(CSV_COLUMNS)
-        for a in anns:
-            for name, box in zip(a.class_names, a.xyxy.tolist()): w.writerow([a.image, *[f"{v:g}" for v in box], name])
-    os.replace(tmp, path)
-    return path
+    def write(tmp):
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f); w.writerow(CSV_COLUMNS)
+            for a in anns:
+                for name, box in zip(a.class_names, a.xyxy.tolist()): w.writerow([a.image, *[f"{v:g}" for v in box], name])
+    return atomic_write(path, write)
 
 # %% ../nbs/03_annotations.ipynb #8329d093
 def read_coco(path:str|Path) -> list[Annotations]:
@@ -266,9 +261,7 @@ def coco_dict(anns:Iterable[Annotations], names:Mapping[int, str]|None=None) -> 
 
 def write_coco(anns:Iterable[Annotations], path:str|Path, names:Mapping[int, str]|None=None) -> Path:
     "Write annotations as one COCO detection JSON file."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp"); tmp.write_text(json.dumps(coco_dict(anns, names))); os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda t: t.write_text(json.dumps(coco_dict(anns, names))))
 
 # %% ../nbs/03_annotations.ipynb #02195319
 GT_TYPE = "groundtruth/object-detection"
@@ -352,19 +345,14 @@ def gt_line(ann:Annotations, label_attribute:str, job_name:str, creation_date:st
 
 def write_gt_manifest(anns:Iterable[Annotations], path:str|Path, label_attribute:str, job_name:str|None=None) -> Path:
     "Write a Ground Truth bounding-box output manifest (JSON lines)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for a in anns: f.write(gt_line(a, label_attribute, job_name or label_attribute) + "\n")
-    os.replace(tmp, path)
-    return path
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            for a in anns: f.write(gt_line(a, label_attribute, job_name or label_attribute) + "\n")
+    return atomic_write(path, write)
 
 def write_input_manifest(sources:Iterable[str], path:str|Path) -> Path:
     "Write a Ground Truth input manifest: one `{\"source-ref\": uri}` line per image."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps({"source-ref": s}) + "\n" for s in sources)); os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda t: t.write_text("".join(json.dumps({"source-ref": s}) + "\n" for s in sources)))
 
 def gt_manifest_to_yolo(src:str|Path|Iterable[str], names:Mapping[int, str]|None=None) -> tuple[dict[str, str], ManifestRead]:
     "Convert a Ground Truth output manifest to YOLO label text per image: ({source-ref: text}, the read result)."

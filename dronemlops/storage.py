@@ -15,8 +15,8 @@ from . import __version__
 from .config import Settings, DroneMLOpsError, load_settings
 
 # %% auto #0
-__all__ = ['MARKER', 'PARTIAL', 'StorageError', 'NotFoundError', 'PublishError', 'clean_key', 'sha256_file', 'tree_files',
-           'build_manifest', 'Storage', 'LocalStorage', 'S3Storage', 'open_storage', 'fetch_version']
+__all__ = ['MARKER', 'PARTIAL', 'StorageError', 'NotFoundError', 'PublishError', 'clean_key', 'atomic_write', 'sha256_file',
+           'tree_files', 'build_manifest', 'Storage', 'LocalStorage', 'S3Storage', 'open_storage', 'fetch_version']
 
 # %% ../nbs/01_storage.ipynb #3a06e309
 class StorageError(DroneMLOpsError):
@@ -47,6 +47,16 @@ def clean_key(key:str, # a path relative to the workspace root
             parts.pop()
         else: parts.append(p)
     return "/".join(parts)
+
+def atomic_write(dest:str|Path, # the file to (re)write
+                 write:Callable[[Path], object], # writes the content to the temporary path it is given
+                ) -> Path:
+    "Write `dest` through a hidden temporary file beside it, renamed into place: readers see the old file or the new one, never half of one."
+    dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent/f".{dest.name}{PARTIAL}{uuid.uuid4().hex[:8]}"
+    try: write(tmp); os.replace(tmp, dest)
+    finally: tmp.unlink(missing_ok=True)
+    return dest
 
 def _join(*keys:str) -> str: return "/".join(k.strip("/") for k in keys if k and k.strip("/"))
 
@@ -206,23 +216,16 @@ class LocalStorage(Storage):
         if not p.is_file(): raise NotFoundError(f"{p} does not exist.")
         return p.read_bytes()
 
-    def _atomic(self, dest:Path, write:Callable[[Path], None]) -> None:
-        "Write through a hidden temporary file beside `dest`, then rename it into place."
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.parent/f".{dest.name}{PARTIAL}{uuid.uuid4().hex[:8]}"
-        try: write(tmp); os.replace(tmp, dest)
-        finally: tmp.unlink(missing_ok=True)
-
     def write_bytes(self, key:str, data:bytes) -> str:
-        self._atomic(self.path(key), lambda t: t.write_bytes(data)); return self.key(key)
+        atomic_write(self.path(key), lambda t: t.write_bytes(data)); return self.key(key)
 
     def put_file(self, src:str|Path, key:str) -> str:
-        self._atomic(self.path(key), lambda t: shutil.copyfile(src, t)); return self.key(key)
+        atomic_write(self.path(key), lambda t: shutil.copyfile(src, t)); return self.key(key)
 
     def get_file(self, key:str, dest:str|Path) -> Path:
         src = self.path(key)
         if not src.is_file(): raise NotFoundError(f"{src} does not exist.")
-        self._atomic(Path(dest), lambda t: shutil.copyfile(src, t)); return Path(dest)
+        return atomic_write(dest, lambda t: shutil.copyfile(src, t))
 
     def _all_keys(self, prefix:str) -> list[str]:
         "Everything under `prefix`, hidden partial leftovers included (so delete cleans them)."
@@ -326,13 +329,7 @@ class S3Storage(Storage):
         self._call(key, self.client.upload_file, str(src), self.bucket, self._k(key), Config=self.transfer); return self.key(key)
 
     def get_file(self, key:str, dest:str|Path) -> Path:
-        dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.parent/f".{dest.name}{PARTIAL}{uuid.uuid4().hex[:8]}"
-        try:
-            self._call(key, self.client.download_file, self.bucket, self._k(key), str(tmp), Config=self.transfer)
-            os.replace(tmp, dest)
-        finally: tmp.unlink(missing_ok=True)
-        return dest
+        return atomic_write(dest, lambda t: self._call(key, self.client.download_file, self.bucket, self._k(key), str(t), Config=self.transfer))
 
     def _delete_keys(self, keys:list[str]) -> None:
         for i in range(0, len(keys), 1000):

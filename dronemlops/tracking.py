@@ -43,7 +43,7 @@ def configure_mlflow(settings:Settings|None=None):
     if uri.startswith(("http://", "https://")): problem = _reachable(uri)
     elif uri.startswith("arn:aws:sagemaker"):
         try: import sagemaker_mlflow  # noqa: F401  the plugin that signs requests to SageMaker managed MLflow
-        except ImportError: problem = "the sagemaker-mlflow plugin is not installed (pip install sagemaker-mlflow)"
+        except ImportError: problem = "the sagemaker-mlflow plugin is not installed (pip install 'dronemlops[aws]' or sagemaker-mlflow)"
     if problem:
         local = local_tracking_uri(settings)
         warnings.warn(f"MLflow tracking server {uri} is unusable ({problem}); runs are logged to the local store {local} instead.", stacklevel=2)
