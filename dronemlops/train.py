@@ -148,17 +148,16 @@ def train(dataset:str, # a valid dataset version name (or s3:// URI)
                     deterministic=True, device=dev, workers=workers, project=str(runs), name=run_name, exist_ok=False,
                     plots=True, verbose=False, **({"amp": False} if dev != "cpu" else {}), **extra)
         yolo = YOLO(spec)
-    for event, fn in {"on_train_epoch_start": _threads_callback(threads or os.cpu_count() or 1), "on_train_epoch_end": _nan_guard,
-                      "on_fit_epoch_end": _epoch_logger(tracker),
-                      **(callbacks or {})}.items():
-        yolo.add_callback(event, fn)
+    ours = [("on_train_epoch_start", _threads_callback(threads or os.cpu_count() or 1)), ("on_train_epoch_end", _nan_guard),
+            ("on_fit_epoch_end", _epoch_logger(tracker))]
+    for event, fn in ours + list((callbacks or {}).items()): yolo.add_callback(event, fn)  # the caller's callbacks run after ours, never instead
     params = {"model": str(model), "model_spec": spec, "epochs": epochs, "imgsz": imgsz, "batch": batch, "lr0": lr0, "patience": patience,
               "seed": seed, "device": str(args.get("device", device)), "workers": workers, "threads": threads or os.cpu_count(), **extra}
     run_id = tracker.start(run_id=run_id if resume else None, run_name=run_name, params=None if resume else params,
                            dataset=ds, tags={"dronemlops.run_dir": str(run_dir)})
     t0 = time.time()
     try:
-        trainer_out = yolo.train(**args)
+        yolo.train(**args)
         trainer = yolo.trainer
         run_dir = Path(trainer.save_dir)
         best, last = run_dir/"weights"/"best.pt", run_dir/"weights"/"last.pt"

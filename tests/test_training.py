@@ -143,10 +143,11 @@ def test_sigint_ends_killed_and_the_run_resumes(env):
     exp = c.get_experiment_by_name(TRAINING_EXPERIMENT).experiment_id
     run = next(r for r in c.search_runs([exp]) if r.info.run_name == "interrupted")
     assert run.info.status == "KILLED" and "resume with train" in run.data.tags["dronemlops.end_reason"]
+    assert [m.step for m in c.get_metric_history(run.info.run_id, "val_mAP50")] == [1]  # epoch 1 was logged before the interrupt
     res = train(NAME, resume=run.info.run_id, settings=env, export_onnx=False, **SMALL)
     run = c.get_run(run.info.run_id)
     assert run.info.status == "FINISHED" and res.run_id == run.info.run_id and res.epochs_done == 3
-    assert [m.step for m in c.get_metric_history(run.info.run_id, "val_mAP50")][-1] == 3
+    assert [m.step for m in c.get_metric_history(run.info.run_id, "val_mAP50")] == [1, 2, 3]  # one history across the interruption
 
 def test_runs_go_to_a_real_mlflow_server(tmp_path, frames):
     "A configured MLflow server receives the runs (started here on 127.0.0.1, SQLite behind it, one worker)."
