@@ -37,6 +37,7 @@ class Finding:
 class ValidationReport:
     "The result of `validate_dataset`."
     dataset: str
+    path: Path|None = None  # the local folder that was validated
     errors: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
     stats: dict = field(default_factory=dict)
@@ -278,7 +279,7 @@ def validate_dataset(path_or_uri:str|Path, # a dataset folder, a version name, o
     except DroneMLOpsError as e:
         rep = ValidationReport(str(path_or_uri)); rep.error(str(path_or_uri), str(e), "check the name or path"); return rep
     rep = validate_local(root, min_train_images, min_val_images, settings, workers, decode)
-    rep.dataset = str(path_or_uri)
+    rep.dataset, rep.path = str(path_or_uri), root
     return rep
 
 # %% ../nbs/06_validate.ipynb #8b7cc1bb
@@ -315,5 +316,5 @@ def load_dataset(name:str, # a version name (or datasets/<name>, or an s3:// URI
     settings = settings or load_settings()
     rep = validate_dataset(name, settings=settings, store=store, **validate_kw)
     if not rep.ok: raise DatasetError(f"Dataset {name} is not valid:\n{rep.summary()}")
-    root = _resolve(name, settings, store)
+    root = rep.path
     return LoadedDataset(root.name, root, root/"data.yaml", json.loads((root/"dataset_info.json").read_text()), rep)
