@@ -151,7 +151,7 @@ def _group_of(path:Path, group_by) -> str:
     return m.group(1) if m and m.groups() else (m.group(0) if m else path.stem)
 
 # %% ../nbs/05_dataset.ipynb #e17d77f1
-def _plan(pairs, names, rename, group_by, tile_size, overlap, min_visibility, background_ratio, resize, seed, facts):
+def _plan(pairs, names, rename, group_by, tile_size, overlap, min_visibility, background_ratio, seed, facts):
     "Decide every output image (frame or tile) and its boxes, without touching pixels."
     items, used, dropped = [], set(), 0
     def unique(stem, ext):
@@ -190,7 +190,8 @@ def _write_item(it:_Item, root:Path, resize:int|None, image:Image.Image|None=Non
     elif resize and max(ann.width, ann.height) > resize:
         im = open_displayed(it.source); s = resize / max(im.size)
         im = im.resize((round(im.width*s), round(im.height*s)), Image.LANCZOS)
-        ann = ann.replace(xyxy=ann.xyxy*[im.width/ann.width, im.height/ann.height]*2, width=im.width, height=im.height)
+        sx, sy = im.width/ann.width, im.height/ann.height
+        ann = ann.replace(xyxy=ann.xyxy * np.array([sx, sy, sx, sy]), width=im.width, height=im.height)
         im.save(img_path, quality=95) if img_path.suffix == ".jpg" else im.save(img_path)
         it.ann = ann
     else: shutil.copyfile(it.source, img_path)
@@ -241,7 +242,7 @@ def build_dataset(images:str|Path|Iterable, # a folder of images, or a list of i
     if bad: raise DatasetError(f"{len(bad)} images cannot be used, nothing was published:\n  " + "\n  ".join(bad))
     names = dict(enumerate(names)) if isinstance(names, (list, tuple)) else dict(names) if names else \
         merge_class_names(*[[(rename or {}).get(n, n) for n in a.names.values()] for a in anns])
-    items, dropped = _plan(pairs, names, rename, group_by, tile_size, tile_overlap, min_visibility, background_ratio, resize, seed, facts)
+    items, dropped = _plan(pairs, names, rename, group_by, tile_size, tile_overlap, min_visibility, background_ratio, seed, facts)
     gsize, gcls = Counter(i.group for i in items), {}
     for i in items: gcls.setdefault(i.group, Counter()).update(set(i.ann.class_names))
     fractions = {"train": 1 - val_fraction - test_fraction, "val": val_fraction, "test": test_fraction}

@@ -8,7 +8,7 @@ from dronemlops.storage import open_storage, S3Storage
 from dronemlops.annotations import (Annotations, read_voc, read_yolo, write_yolo, read_gt_manifest, write_gt_manifest,
                                     AnnotationError, remap, merge_class_names)
 from dronemlops.images import exif_with_gps
-from dronemlops.dataset import build_dataset, DatasetError
+from dronemlops.dataset import build_dataset, DatasetError, tile_windows
 from dronemlops.validate import validate_dataset, find_datasets, load_dataset
 
 CLI = str(Path(sys.executable).parent/"dronemlops")
@@ -219,3 +219,51 @@ def test_profile_an_s3_prefix(frames, s3_settings):
     assert df.set_index("name").loc["OSBS_029.png", "file"] == "s3://drone-raw/survey/flight_1/OSBS_029.png"
     assert df.set_index("name").loc["broken.jpg", "error"].startswith("not an image")
     assert (df.dropna(subset=["width"])["width"] == 400).all()
+
+def test_resize_downscales_frames_and_keeps_boxes_in_place(frames, settings):
+    info = build_dataset([frames[n] for n in FRAMES], [read_voc(frames[n]) for n in XMLS], "resized_20261125_1200",
+                      rename={"Dead": "Tree", "Alive": "Tree"}, val_fraction=0.34, resize=320, settings=settings)
+    root = Path(settings.workspace)/"datasets"/"resized_20261125_1200"
+    sizes = {p.name: Image.open(p).size for p in root.glob("*/images/*")}
+    assert sizes == {"OSBS_029.png": (320, 320), "SOAP_061.png": (320, 320), "2019_YELL_2_541000_4977000_image_crop.png": (320, 265)}
+    assert info["resize"] == 320 and info["image_size"]["width"]["max"] == 320
+    yell = next(root.glob("*/labels/2019_YELL_2_541000_4977000_image_crop.txt"))
+    back = read_yolo(yell, 320, 265, {0: "Tree"})
+    orig = read_voc(frames["2019_YELL_2_541000_4977000_image_crop.xml"], names={0: "Tree"})
+    assert len(back) == len(orig) and np.allclose(back.xywhn, orig.xywhn, atol=1e-5)  # normalised boxes unchanged by the resize
+    assert validate_dataset(root, settings=settings, min_train_images=1, min_val_images=1).ok
+
+def test_flights_are_grouped_and_a_test_split_is_made(frames, tmp_path, settings):
+    from dronemlops.dataset import crop_annotations
+    im, ann = Image.open(frames["2019_YELL_2_541000_4977000_image_crop.png"]), read_voc(frames["2019_YELL_2_541000_4977000_image_crop.xml"])
+    d = tmp_path/"flights"; d.mkdir(); anns = []
+    for f in range(1, 4):
+        for j, frame in enumerate("abc"):
+            x, y = 300 * j, 300 * (f - 1)
+            name = f"flight_{f}_{frame}.png"
+            im.crop((x, y, x + 300, y + 300)).save(d/name)
+            anns.append(crop_annotations(ann, (x, y, x + 300, y + 300)).replace(image=name))
+    info = build_dataset(d, anns, "flights_20261125_1200", val_fraction=0.34, test_fraction=0.33, group_by=r"^(flight_\d+)_", settings=settings)
+    groups = {s: st["groups"] for s, st in info["splits"].items()}
+    assert sorted(g for gs in groups.values() for g in gs) == ["flight_1", "flight_2", "flight_3"]
+    assert all(len(gs) == 1 for gs in groups.values()) and set(groups) == {"train", "val", "test"}  # one whole flight per split
+    root = Path(settings.workspace)/"datasets"/"flights_20261125_1200"
+    for s, (g,) in groups.items():
+        assert sorted(p.name for p in (root/s/"images").iterdir()) == [f"{g}_{x}.png" for x in "abc"]
+    assert "test: test/images" in (root/"data.yaml").read_text()
+    assert validate_dataset(root, settings=settings, min_train_images=3, min_val_images=3).ok
+
+def test_background_tiles_follow_the_ratio(frames, tmp_path, settings):
+    yell = read_voc(frames["2019_YELL_2_541000_4977000_image_crop.xml"])
+    corner = yell.select((yell.xyxy[:, 2] < 380) & (yell.xyxy[:, 3] < 380))  # boxes in the top-left tile only
+    d = tmp_path/"one"; d.mkdir(); (d/yell.image).write_bytes(frames[yell.image].read_bytes())
+    counts = {}
+    for ratio in (0.0, 1.0, 3.0):
+        name = f"bg_{int(ratio*10):02d}_20261125_1200"
+        info = build_dataset(d, [corner], name, tile_size=400, tile_overlap=0.0, background_ratio=ratio, val_fraction=0.0, settings=settings)
+        st = info["splits"]["train"]
+        counts[ratio] = (st["images"] - st["empty_images"], st["empty_images"])
+        wins = tile_windows(yell.width, yell.height, 400, 0.0)
+        assert {(t["x"], t["y"]) for t in info["tiles"].values()} <= {(x0, y0) for x0, y0, _, _ in wins}  # origins recorded
+    pos, total = counts[0.0][0], len(wins)
+    assert total == 12 and pos >= 1 and counts[0.0][1] == 0 and counts[1.0] == (pos, pos) and counts[3.0] == (pos, min(3 * pos, total - pos))
