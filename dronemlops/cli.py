@@ -6,7 +6,7 @@ Docs: https://dronemlops.github.io/dronemlops/cli.html.md"""
 
 # %% ../nbs/90_cli.ipynb #4fe1179f
 from __future__ import annotations
-import sys, json, difflib
+import re, sys, json, difflib
 from pathlib import Path
 from fastcore.script import anno_parser, call_parse, bool_arg
 from .config import DroneMLOpsError, load_settings, format_settings, describe_settings
@@ -37,13 +37,13 @@ def sample(workspace:str=None, # the workspace to publish into; default from set
     print(f"{store.uri('raw/' + name)}: {len(man['files'])} files, published {man['published_at']}")
 
 def workflow(name:str, # the workflow notebook in nbs/workflows, without .ipynb
-             param:str=None, # parameters as comma-separated key=value pairs (values parsed as JSON when they parse)
+             param:str=None, # parameters as key=value pairs separated by commas, e.g. "epochs=5,flags=[1,2]" (values parsed as JSON when they parse)
              workspace:str=None, # override the workspace
             ):
     "Run a workflow notebook with papermill and print where its report is."
     from dronemlops.workflows import run_workflow
     params = {}
-    for kv in filter(None, (param or "").split(",")):
+    for kv in filter(None, re.split(r",(?=\s*[A-Za-z_]\w*=)", param or "")):  # split only where a new key= starts: values may hold commas
         k, _, v = kv.partition("=")
         try: params[k.strip()] = json.loads(v)
         except json.JSONDecodeError: params[k.strip()] = v

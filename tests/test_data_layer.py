@@ -267,3 +267,23 @@ def test_background_tiles_follow_the_ratio(frames, tmp_path, settings):
         assert {(t["x"], t["y"]) for t in info["tiles"].values()} <= {(x0, y0) for x0, y0, _, _ in wins}  # origins recorded
     pos, total = counts[0.0][0], len(wins)
     assert total == 12 and pos >= 1 and counts[0.0][1] == 0 and counts[1.0] == (pos, pos) and counts[3.0] == (pos, min(3 * pos, total - pos))
+
+def test_gt_lines_with_different_class_maps_are_merged(tmp_path):
+    a = Annotations("s3://b/a.png", 100, 100, [[0, 0, 10, 10]], [0], names={0: "Tree"})
+    b = Annotations("s3://b/b.png", 100, 100, [[5, 5, 20, 20], [1, 1, 9, 9]], [0, 1], names={0: "Dead", 1: "Tree"})
+    p = write_gt_manifest([a, b], tmp_path/"two_jobs.manifest", "trees")
+    r = read_gt_manifest(p)
+    assert r.names == {0: "Dead", 1: "Tree"}  # one deterministic map: the sorted union
+    assert [x.class_names for x in r.annotations] == [["Tree"], ["Dead", "Tree"]]
+    assert r.annotations[0].cls.tolist() == [1] and r.annotations[1].cls.tolist() == [0, 1]
+
+def test_validator_warnings(frames, tmp_path, settings):
+    build_sample(frames, settings, "warn_20261125_1200")
+    root = tmp_path/"warn"; shutil.copytree(Path(settings.workspace)/"datasets"/"warn_20261125_1200", root)
+    (root/"data.yaml").write_text((root/"data.yaml").read_text().replace("nc: 1", "nc: 2").replace("0: Tree", "0: Tree\n  1: Car"))
+    for p in sorted((root/"train/labels").glob("*.txt"))[:9]: p.write_text("")  # most train labels emptied
+    Image.fromarray(np.zeros((2000, 3000, 3), dtype=np.uint8)).save(root/"train/images/huge.png"); (root/"train/labels/huge.txt").write_text("")
+    rep = validate_dataset(root, settings=settings, min_train_images=1, min_val_images=1)
+    warnings = "\n".join(map(str, rep.warnings))
+    for expect in ["resolutions from", "labels are empty (background)", "class 'Car' has no boxes in train", "classes ['Car'] have no boxes in val"]:
+        assert expect in warnings, (expect, warnings)

@@ -179,3 +179,16 @@ def test_sagemaker_mlflow_arn_without_plugin_falls_back_with_a_warning(tmp_path)
     with pytest.warns(UserWarning, match=r"sagemaker-mlflow plugin is not installed.*logged to the local store sqlite:///"):
         m = configure_mlflow(s)
     assert m.get_tracking_uri().startswith("sqlite:///") and str(tmp_path) in m.get_tracking_uri()
+
+def test_weights_from_s3_and_compare(trained, s3_settings):
+    from dronemlops.storage import S3Storage
+    from dronemlops.train import resolve_model
+    from dronemlops.evaluate import compare
+    st = S3Storage("s3://model-drop/team", s3_settings); st.client.create_bucket(Bucket="model-drop")
+    st.put_file(trained.best, "weights/best.pt")
+    local = Path(resolve_model("s3://model-drop/team/weights/best.pt", s3_settings))
+    assert local.is_file() and local.read_bytes() == trained.best.read_bytes() and local.is_relative_to(s3_settings.local_dir)
+    with pytest.raises(TrainingError, match="Cannot fetch weights"): resolve_model("s3://model-drop/team/weights/none.pt", s3_settings)
+    a = {"metrics": {"mAP50": {"value": 0.5}, "recall": {"value": 0.4}}}; b = {"metrics": {"mAP50": {"value": 0.45}, "recall": {"value": 0.5}}}
+    c = compare(a, b)
+    assert c["mAP50"]["difference"] == pytest.approx(0.05) and c["recall"]["difference"] == pytest.approx(-0.1)

@@ -77,3 +77,19 @@ def test_cli_config_json_shows_sources(tmp_path):
     assert got["aws_region"] == {"value": "eu-west-1", "source": "env DRONEMLOPS_AWS_REGION"}
     assert got["workspace"] == {"value": "s3://survey-bucket/p", "source": "argument"}
     assert got["aws_profile"] == {"value": "", "source": "default"}
+
+def test_cli_sample_and_workflow_parameters(tmp_path, frames):
+    ws = ["--workspace", str(tmp_path/"ws")]
+    r = subprocess.run([CLI, "sample", *ws], capture_output=True, text=True)
+    assert r.returncode == 0 and "raw/deepforest_sample: 7 files" in r.stdout, r.stdout + r.stderr
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("workspace = None\nepochs = 0\nlabel = ''\nflags = []", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("assert (epochs, label, flags) == (7, 'forest run', [1, 2]), (epochs, label, flags)\nassert workspace.endswith('/ws')")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path/"params.ipynb")
+    r = subprocess.run([CLI, "workflow", str(tmp_path/"params.ipynb"), "--param", "epochs=7,label=forest run,flags=[1,2]", *ws],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert Path(r.stdout.split("report:", 1)[1].strip()).is_file()
+    r = subprocess.run([CLI, "workflow", str(tmp_path/"params.ipynb"), "--param", "epochs=8", *ws], capture_output=True, text=True)
+    assert r.returncode == 2 and "AssertionError" in r.stderr and "executed notebook is" in r.stderr
