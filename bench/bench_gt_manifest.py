@@ -3,7 +3,7 @@
 The reference is the least any converter must do (parse every line's JSON); the goal is <= 2x its time. Lines carry
 1-30 boxes (mean ~15) over 3 classes, as a bounding-box job writes them. usage: python bench/bench_gt_manifest.py [--lines 100000]
 """
-import argparse, json, random, time, tracemalloc
+import argparse, json, time, tracemalloc
 import numpy as np
 from dronemlops.annotations import Annotations, gt_line, gt_manifest_to_yolo
 

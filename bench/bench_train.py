@@ -5,8 +5,7 @@ MLflow store happen before the timers in both, so the ratio is the cost per trai
 
 usage: python bench/bench_train.py [--epochs 5] [--imgsz 416] [--batch 4] [--workers 0] [--device cpu]
 """
-import argparse, json, os, subprocess, sys, tempfile, textwrap, time
-from pathlib import Path
+import argparse, json, os, subprocess, sys, tempfile
 
 SETUP = """
 import sys, json, time, shutil

@@ -7,7 +7,7 @@ Each run is a fresh subprocess, so its peak RSS is its own. Prints images/s, the
 
 usage: python bench/bench_validate.py [--n 200] [--repeat 3]
 """
-import argparse, json, os, random, resource, subprocess, sys, tempfile, time, textwrap
+import argparse, json, os, random, subprocess, sys, tempfile
 from pathlib import Path
 
 def make_corpus(work: Path, n: int, seed: int = 0) -> Path:

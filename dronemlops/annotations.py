@@ -6,7 +6,7 @@ Docs: https://dronemlops.github.io/dronemlops/annotations.html.md"""
 
 # %% ../nbs/03_annotations.ipynb #36685461
 from __future__ import annotations
-import io, os, re, csv, json, math, datetime as dt
+import csv, json, math, datetime as dt
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -8,7 +8,7 @@ Docs: https://dronemlops.github.io/dronemlops/cli.html.md"""
 from __future__ import annotations
 import re, sys, json, difflib
 from pathlib import Path
-from fastcore.script import anno_parser, call_parse, bool_arg
+from fastcore.script import anno_parser, bool_arg
 from .config import DroneMLOpsError, load_settings, format_settings, describe_settings
 
 # %% auto #0

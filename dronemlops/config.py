@@ -6,7 +6,7 @@ Docs: https://dronemlops.github.io/dronemlops/config.html.md"""
 
 # %% ../nbs/00_config.ipynb #a25dbb41
 from __future__ import annotations
-import os, re, shutil, difflib, tomllib, dataclasses
+import os, re, shutil, difflib, tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os, re, json, math, random, shutil, tempfile, unicodedata, datetime as dt
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 import numpy as np

@@ -6,8 +6,8 @@ Docs: https://dronemlops.github.io/dronemlops/evaluate.html.md"""
 
 # %% ../nbs/09_evaluate.ipynb #f01f4e80
 from __future__ import annotations
-import os, io, json, time, tempfile, contextlib
-from dataclasses import dataclass, field, asdict
+import io, json, time, contextlib
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Mapping

@@ -6,12 +6,12 @@ Docs: https://dronemlops.github.io/dronemlops/images.html.md"""
 
 # %% ../nbs/04_images.ipynb #d6832485
 from __future__ import annotations
-import io, os, math, warnings, tempfile, datetime as dt
+import io, os, warnings, tempfile, datetime as dt
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator
 import numpy as np
-from PIL import Image, ImageOps, ExifTags, ImageFilter, UnidentifiedImageError
+from PIL import Image, ImageOps, ExifTags, UnidentifiedImageError
 from .config import DroneMLOpsError
 
 # %% auto #0

@@ -6,7 +6,7 @@ Docs: https://dronemlops.github.io/dronemlops/registry.html.md"""
 
 # %% ../nbs/10_registry.ipynb #83d87310
 from __future__ import annotations
-import re, json, time, tempfile
+import re, time, tempfile
 from pathlib import Path
 from .config import Settings, DroneMLOpsError, load_settings
 from .tracking import configure_mlflow

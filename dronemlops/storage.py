@@ -9,7 +9,7 @@ from __future__ import annotations
 import os, re, json, shutil, hashlib, uuid, datetime as dt
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable
+from typing import Callable
 from tqdm import tqdm
 from . import __version__
 from .config import Settings, DroneMLOpsError, load_settings

@@ -6,7 +6,7 @@ Docs: https://dronemlops.github.io/dronemlops/testing.html.md"""
 
 # %% ../nbs/98_testing.ipynb #3bbc060e
 from __future__ import annotations
-import os, sys, socket, subprocess, time, urllib.request, contextlib
+import sys, socket, subprocess, time, urllib.request, contextlib
 from pathlib import Path
 from typing import Iterator
 

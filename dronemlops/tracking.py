@@ -6,7 +6,7 @@ Docs: https://dronemlops.github.io/dronemlops/tracking.html.md"""
 
 # %% ../nbs/07_tracking.ipynb #621ed3e2
 from __future__ import annotations
-import os, io, json, time, base64, tempfile, warnings, subprocess
+import os, io, time, base64, tempfile, warnings, subprocess
 from pathlib import Path
 from typing import Mapping
 from .config import Settings, DroneMLOpsError, load_settings, apply_environment
@@ -114,7 +114,7 @@ class TrainingTracker:
 
     def start(self, run_id:str|None=None, run_name:str|None=None, params:dict|None=None, dataset=None, tags:dict|None=None) -> str:
         "Open a new run (or reopen `run_id` to resume it); returns the run id."
-        from mlflow.entities import Param, RunTag, DatasetInput, InputTag
+        from mlflow.entities import Param, DatasetInput, InputTag
         from dronemlops import __version__
         if run_id:
             self.client.update_run(run_id, status="RUNNING"); self.run_id = run_id

@@ -6,13 +6,13 @@ Docs: https://dronemlops.github.io/dronemlops/train.html.md"""
 
 # %% ../nbs/08_train.ipynb #50794acb
 from __future__ import annotations
-import os, re, json, math, time, shutil, signal, datetime as dt
-from dataclasses import dataclass, field
+import os, re, math, time, shutil, datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 from .config import Settings, DroneMLOpsError, load_settings, apply_environment
-from .storage import Storage, open_storage, sha256_file
-from .validate import load_dataset, LoadedDataset
+from .storage import Storage, open_storage
+from .validate import load_dataset
 from . import tracking
 
 # %% auto #0

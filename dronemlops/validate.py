@@ -6,14 +6,14 @@ Docs: https://dronemlops.github.io/dronemlops/validate.html.md"""
 
 # %% ../nbs/06_validate.ipynb #a974a661
 from __future__ import annotations
-import os, re, json, math, hashlib
+import os, re, json, hashlib
 import numpy as np
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import yaml
 from .config import Settings, DroneMLOpsError, load_settings
-from .storage import Storage, LocalStorage, open_storage, fetch_version, sha256_file, MARKER
+from .storage import Storage, open_storage, fetch_version, sha256_file, MARKER
 from .annotations import parse_yolo_line
 from .images import inspect_image, IMAGE_SUFFIXES
 from .dataset import DatasetError, DATASETS_PREFIX, SPLITS

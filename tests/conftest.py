@@ -1,6 +1,5 @@
 "Fixtures that start real services: a moto S3 server on 127.0.0.1, and one storage test body for both backends."
-import os, uuid, pytest
-from pathlib import Path
+import uuid, pytest
 from dronemlops.config import load_settings
 from dronemlops.storage import LocalStorage, S3Storage
 from dronemlops.sample import sample_files

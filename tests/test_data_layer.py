@@ -1,12 +1,12 @@
 "The data layer against real files, a real Ultralytics, and a real S3 API (moto)."
-import os, sys, json, shutil, subprocess, textwrap, datetime as dt, pytest
+import sys, json, shutil, subprocess, textwrap, pytest
 from pathlib import Path
 import numpy as np
 from PIL import Image
 from dronemlops.config import load_settings
 from dronemlops.storage import open_storage, S3Storage
-from dronemlops.annotations import (Annotations, read_voc, read_yolo, write_yolo, read_gt_manifest, write_gt_manifest,
-                                    AnnotationError, remap, merge_class_names)
+from dronemlops.annotations import (Annotations, read_voc, read_yolo, read_gt_manifest, write_gt_manifest,
+                                    AnnotationError)
 from dronemlops.images import exif_with_gps
 from dronemlops.dataset import build_dataset, DatasetError, tile_windows
 from dronemlops.validate import validate_dataset, find_datasets, load_dataset
@@ -123,7 +123,6 @@ def test_png_named_jpg_spaces_and_non_ascii_names(frames, tmp_path, settings):
     (d/"Flug 1 Wald ä.jpg").write_bytes(frames["OSBS_029.png"].read_bytes())  # a PNG named .jpg, with spaces and umlaut
     (d/"SOAP_061.png").write_bytes(frames["SOAP_061.png"].read_bytes())
     osbs = read_voc(frames["OSBS_029.xml"]).replace(image="Flug 1 Wald ä.jpg")
-    names = merge_class_names(["Tree"])
     info = build_dataset(d, [osbs, read_voc(frames["SOAP_061.xml"])], "odd_names_20261125_1200", rename={"Dead": "Tree", "Alive": "Tree"},
                          val_fraction=0.5, settings=settings)
     renamed = info["renamed"]
@@ -140,7 +139,7 @@ def test_exif_rotated_photo_boxes_follow_the_displayed_image(frames, tmp_path, s
     base.save(d/"rotated.jpg", quality=95, exif=ex)
     (d/"SOAP_061.png").write_bytes(frames["SOAP_061.png"].read_bytes())
     box = Annotations("rotated.jpg", 240, 400, [[20, 300, 80, 380]], [0], names={0: "Tree"})
-    info = build_dataset(d, [box, read_voc(frames["SOAP_061.xml"])], "rotated_20261125_1200", rename={"Dead": "Tree", "Alive": "Tree"},
+    build_dataset(d, [box, read_voc(frames["SOAP_061.xml"])], "rotated_20261125_1200", rename={"Dead": "Tree", "Alive": "Tree"},
                          val_fraction=0.5, settings=settings)
     root = open_storage(settings=settings).path("datasets/rotated_20261125_1200")
     split = next(s for s in ("train", "val") if (root/s/"images/rotated.jpg").exists())

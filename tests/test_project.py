@@ -1,7 +1,6 @@
 "The project's own contract: the README's two commands, CI calling the test command, notebook hygiene."
-import re, json, shutil, tomllib
+import re, json, tomllib
 from pathlib import Path
-import nbformat
 from nbdev.clean import clean_nb
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,6 +1,5 @@
 "Storage: the same test code against a local folder and a real S3 API (moto server on 127.0.0.1)."
-import os, sys, json, signal, subprocess, time, textwrap, pytest
-from pathlib import Path
+import os, sys, signal, subprocess, textwrap, pytest
 from dronemlops.config import load_settings
 from dronemlops.storage import (StorageError, NotFoundError, PublishError, LocalStorage, S3Storage, MARKER, open_storage,
                                 fetch_version, sha256_file, tree_files)

@@ -1,7 +1,6 @@
 "Training, tracking, evaluation and the registry, for real: Ultralytics on CPU, an MLflow SQLite store, fresh processes."
-import os, sys, json, signal, subprocess, textwrap, time, pytest
+import os, sys, json, signal, subprocess, textwrap, pytest
 from pathlib import Path
-import numpy as np
 from dronemlops.config import load_settings
 from dronemlops.annotations import read_voc
 from dronemlops.dataset import build_dataset, DatasetError

@@ -1,10 +1,10 @@
 "The main job and workflow notebooks, run for real with papermill in a kernel."
-import json, os, sys, subprocess, shutil, pytest
+import json, os, sys, subprocess, pytest
 from pathlib import Path
 import nbformat
 from dronemlops.config import load_settings
 from dronemlops.storage import open_storage, sha256_file
-from dronemlops.workflows import run_workflow, workflow_dir, WorkflowError
+from dronemlops.workflows import run_workflow, WorkflowError
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).parent/"dronemlops")
