@@ -12,21 +12,17 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator
 import numpy as np
 from PIL import Image, ImageOps, ExifTags, UnidentifiedImageError
-from .config import DroneMLOpsError
 
 # %% auto #0
-__all__ = ['SUPPORTED_FORMATS', 'MAX_PIXELS', 'MIN_SIDE', 'QUALITY_SIDE', 'IMAGE_SUFFIXES', 'ImageError', 'inspect_image',
-           'open_displayed', 'read_exif', 'quality_metrics', 'profile_image', 'exif_with_gps', 'image_files',
-           'iter_profiles', 'profile_images', 'near_duplicates', 'recommendations', 'plot_profile']
+__all__ = ['SUPPORTED_FORMATS', 'MAX_PIXELS', 'MIN_SIDE', 'QUALITY_SIDE', 'IMAGE_SUFFIXES', 'inspect_image', 'open_displayed',
+           'read_exif', 'quality_metrics', 'profile_image', 'exif_with_gps', 'image_files', 'iter_profiles',
+           'profile_images', 'near_duplicates', 'recommendations', 'plot_profile']
 
 # %% ../nbs/04_images.ipynb #202abc27
 SUPPORTED_FORMATS = {"JPEG": (".jpg", ".jpeg"), "PNG": (".png",), "BMP": (".bmp",), "TIFF": (".tif", ".tiff"),
                      "WEBP": (".webp",), "MPO": (".jpg", ".jpeg", ".mpo")}
 MAX_PIXELS = 200_000_000  # above this an image is refused as a likely decompression bomb (tile or downscale it first)
 MIN_SIDE = 10  # Ultralytics refuses images under 10 px
-
-class ImageError(DroneMLOpsError):
-    "An image cannot be used; the message names the file and what to do."
 
 def _orientation(im:Image.Image) -> int:
     "The EXIF orientation tag (1 = upright); PNG without an eXIf chunk before its pixels counts as upright (Pillow would decode the whole image to look further)."
@@ -63,7 +59,7 @@ def inspect_image(path:str|Path, # the image file
     if orient in (5, 6, 7, 8): w, h = h, w
     out.update(width=w, height=h)
     if out["format"] not in SUPPORTED_FORMATS: return {**out, "error": f"format {out['format']} is not supported for training (use JPEG or PNG)"}
-    if out["mode"] in ("I;16", "I;16B", "I;16L", "I", "F") or out["mode"].startswith("I;16"):
+    if out["mode"] in ("I", "F") or out["mode"].startswith("I;16"):
         return {**out, "error": f"{out['mode']} is a 16/32-bit image; YOLO trains on 8-bit RGB: convert it (e.g. scale to 8-bit) first"}
     if min(w, h) < MIN_SIDE: return {**out, "error": f"{w}x{h} is smaller than {MIN_SIDE} px on a side"}
     if path.suffix.lower() not in SUPPORTED_FORMATS[out["format"]]:

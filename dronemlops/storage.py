@@ -16,7 +16,8 @@ from .config import Settings, DroneMLOpsError, load_settings
 
 # %% auto #0
 __all__ = ['MARKER', 'PARTIAL', 'StorageError', 'NotFoundError', 'PublishError', 'clean_key', 'atomic_write', 'sha256_file',
-           'tree_files', 'build_manifest', 'Storage', 'LocalStorage', 'S3Storage', 'open_storage', 'fetch_version']
+           'tree_files', 'build_manifest', 'Storage', 'LocalStorage', 'S3Storage', 'open_storage', 'open_uri',
+           'fetch_version']
 
 # %% ../nbs/01_storage.ipynb #3a06e309
 class StorageError(DroneMLOpsError):
@@ -359,6 +360,12 @@ def open_storage(root:str|Path|None=None, # a local folder or s3:// URI; default
     settings = settings or load_settings()
     root = str(root or settings.workspace)
     return S3Storage(root, settings) if root.startswith("s3://") else LocalStorage(root)
+
+def open_uri(uri:str, # a file or version as s3://bucket/prefix/name (or a local path)
+             settings:Settings|None=None) -> tuple[Storage, str]:
+    "The storage holding `uri`'s parent and the key of `uri` in it, e.g. s3://b/p/datasets/v1 -> (S3Storage(s3://b/p/datasets), 'v1')."
+    parent, _, name = str(uri).rstrip("/").rpartition("/")
+    return open_storage(parent, settings=settings), name
 
 def fetch_version(store:Storage, # where the version is published
                   key:str, # the version's key

@@ -32,12 +32,18 @@ def _reachable(uri:str, timeout:float=3.0) -> str|None:
     except urllib.error.HTTPError as e: return None if e.code < 500 else f"HTTP {e.code}"
     except (OSError, ValueError) as e: return str(getattr(e, "reason", e))
 
+_effective_uri = {}  # configured tracking URI -> the store this process uses (decided once: a run never splits between stores)
+
 def configure_mlflow(settings:Settings|None=None):
     """Point MLflow at the configured tracking store; returns the `mlflow` module. An MLflow server that does not answer,
-    or a SageMaker managed MLflow ARN that cannot be used, falls back to the local SQLite store with a warning that says where runs go."""
+    or a SageMaker managed MLflow ARN that cannot be used, falls back to the local SQLite store with a warning that says where runs go.
+    The decision is made once per process and configured URI, so later calls neither probe nor warn again."""
     settings = settings or load_settings()
     apply_environment(settings)
     import mlflow
+    key = (settings.mlflow_tracking_uri, settings.local_dir)
+    if key in _effective_uri:
+        mlflow.set_tracking_uri(_effective_uri[key]); return mlflow
     uri = settings.mlflow_tracking_uri
     problem = None
     if uri.startswith(("http://", "https://")): problem = _reachable(uri)
@@ -49,6 +55,7 @@ def configure_mlflow(settings:Settings|None=None):
         warnings.warn(f"MLflow tracking server {uri} is unusable ({problem}); runs are logged to the local store {local} instead.", stacklevel=2)
         uri = local
     if uri.startswith("sqlite:///"): Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    _effective_uri[key] = uri
     mlflow.set_tracking_uri(uri)
     return mlflow
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 from .config import Settings, DroneMLOpsError, load_settings, apply_environment
-from .storage import Storage, open_storage
+from .storage import Storage, open_uri
 from .validate import load_dataset
 from . import tracking
 
@@ -40,10 +40,11 @@ def resolve_model(model:str, # "yolo11n.yaml", a variant ("n".."x", "yolo11s"), 
     if re.fullmatch(r"yolo11[nsmlx]", m): return f"{m}.yaml"
     if m.endswith((".yaml", ".yml")): return m
     if m.startswith("s3://"):
-        parent, _, name = m.rpartition("/")
         dest = Path(settings.local_dir)/"weights"/re.sub(r"[^A-Za-z0-9._-]", "_", m[5:])
         if not dest.is_file():
-            try: open_storage(parent, settings=settings).get_file(name, dest)
+            try:
+                st, key = open_uri(m, settings)
+                st.get_file(key, dest)
             except DroneMLOpsError as e: raise TrainingError(f"Cannot fetch weights {m}: {e}") from None
         m = str(dest)
     p = Path(m).expanduser()

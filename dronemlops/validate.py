@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import yaml
 from .config import Settings, DroneMLOpsError, load_settings
-from .storage import Storage, open_storage, fetch_version, sha256_file, MARKER
+from .storage import Storage, open_storage, open_uri, fetch_version, sha256_file, MARKER
 from .annotations import parse_yolo_line
 from .images import inspect_image, IMAGE_SUFFIXES
 from .dataset import DatasetError, DATASETS_PREFIX, SPLITS
@@ -261,8 +261,7 @@ def _resolve(path_or_uri:str|Path, settings:Settings, store:Storage|None) -> Pat
     "A local folder for a dataset given as a folder, a workspace version name, or an s3:// URI."
     s = str(path_or_uri)
     if s.startswith("s3://"):
-        parent, _, name = s.rstrip("/").rpartition("/")
-        st = open_storage(parent, settings=settings)
+        st, name = open_uri(s, settings)
         return fetch_version(st, name, settings=settings)
     if Path(s).expanduser().is_dir(): return Path(s).expanduser()
     store = store or open_storage(settings=settings)
