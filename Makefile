@@ -3,13 +3,16 @@ SHELL := /bin/bash
 BIN := .venv/bin
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: demo test lab export install install-dev
+.PHONY: demo test lab export starter install install-dev
 
 demo: install  ## install, prepare the bundled sample, run the end-to-end workflow
 	$(BIN)/dronemlops demo
 
 test: install-dev  ## install with test-only needs, then every check
 	tools/check.sh
+
+starter: install  ## remake the shipped starter detector (dronemlops/weights) with its recipe notebook: 30-50 min on 2 CPU cores
+	$(BIN)/dronemlops workflow train_starter --param "out_dir=$(CURDIR)/dronemlops/weights"
 
 lab: install-dev  ## JupyterLab on nbs/
 	$(BIN)/jupyter lab --notebook-dir=nbs $(ROOT_FLAG)

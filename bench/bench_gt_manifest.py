@@ -13,7 +13,7 @@ def make_lines(n: int, seed: int = 0) -> list[str]:
     out = []
     for i in range(n):
         k = int(rng.integers(1, 31))
-        xy = rng.uniform(0, 3500, (k, 2)); wh = rng.uniform(8, 300, (k, 2))
+        xy = rng.uniform(0, [3500, 2700], (k, 2)); wh = rng.uniform(8, 300, (k, 2))  # top-left corners inside the 4000x3000 image
         a = Annotations(f"s3://survey/frames/f_{i:07d}.jpg", 4000, 3000, np.round(np.hstack([xy, np.minimum(xy + wh, [4000, 3000])])),
                         rng.integers(0, 3, k), score=np.round(rng.uniform(0.5, 1, k), 3), names=names)
         out.append(gt_line(a, "trees", "trees", "2026-11-25T12:00:00.000000"))

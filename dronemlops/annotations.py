@@ -6,20 +6,22 @@ Docs: https://dronemlops.github.io/dronemlops/annotations.html.md"""
 
 # %% ../nbs/03_annotations.ipynb #36685461
 from __future__ import annotations
-import csv, json, math, datetime as dt
+import os, csv, io, json, math, numbers, datetime as dt
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from itertools import chain
 from typing import Iterable, Iterator, Mapping
 import numpy as np
 from .config import DroneMLOpsError
 from .storage import atomic_write
 
 # %% auto #0
-__all__ = ['CSV_COLUMNS', 'GT_TYPE', 'AnnotationError', 'Annotations', 'merge_class_names', 'remap', 'parse_yolo_line',
+__all__ = ['CSV_COLUMNS', 'GT_TYPE', 'FORMATS', 'AnnotationError', 'Annotations', 'merge_class_names', 'remap', 'parse_yolo_line',
            'yolo_text', 'read_yolo', 'write_yolo', 'read_voc', 'write_voc', 'read_csv_boxes', 'write_csv_boxes',
            'read_coco', 'coco_dict', 'write_coco', 'ManifestRead', 'read_gt_manifest', 'gt_line', 'write_gt_manifest',
-           'write_input_manifest', 'gt_manifest_to_yolo', 'roundtrip_all']
+           'write_input_manifest', 'gt_manifest_to_yolo', 'detect_format', 'read_annotations', 'write_annotations',
+           'roundtrip_all']
 
 # %% ../nbs/03_annotations.ipynb #ad8d4c03
 class AnnotationError(DroneMLOpsError, ValueError):
@@ -27,6 +29,44 @@ class AnnotationError(DroneMLOpsError, ValueError):
 
 def _err(where:str, line:int|None, msg:str) -> AnnotationError:
     return AnnotationError(f"{where}{f', line {line}' if line else ''}: {msg}")
+
+def _read_text(path:Path) -> str:
+    "A label file's text (UTF-8, a leading BOM dropped); missing, unreadable or not UTF-8 is an AnnotationError naming the file."
+    try: data = path.read_bytes()
+    except OSError as e: raise _err(str(path), None, f"cannot be read ({e.strerror or e}); check the path and its permissions") from None
+    try: return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise _err(str(path), data.count(b"\n", 0, e.start) + 1, f"is not UTF-8 text (byte {e.start}: {e.reason}); save the file as UTF-8") from None
+
+def _finite(v) -> float|None:
+    "`v` as a float when it is a finite number (not a bool, not a string), else None."
+    if isinstance(v, bool) or not isinstance(v, numbers.Real): return None
+    try: f = float(v)
+    except OverflowError: return None  # an integer beyond float range
+    return f if math.isfinite(f) else None
+
+def _size(where:str, line:int|None, w, h, what:str="the image") -> tuple[int, int]:
+    "An image's width and height as positive whole numbers, or an error saying what was found."
+    if type(w) is int and type(h) is int and 0 < w < 2**31 and 0 < h < 2**31: return w, h  # the usual case, quickly
+    wh = [_finite(v) for v in (w, h)]
+    if any(v is None or v != int(v) or not 0 < v < 2**31 for v in wh):
+        raise _err(where, line, f"{what}: width and height must be positive whole numbers, found {w!r:.50} x {h!r:.50}; give the image's size in pixels")
+    return int(wh[0]), int(wh[1])
+
+def _ltwh_corners(where:str, line:int|None, what:str, ltwh) -> list[float]:
+    "Pixel corners x1, y1, x2, y2 of a [left, top, width, height] box (COCO, Ground Truth); an error for non-numbers or a negative size."
+    f = [_finite(v) for v in ltwh]
+    if None in f: raise _err(where, line, f"{what}: left, top, width and height must be finite numbers, found {list(ltwh)!r:.120}")
+    l, t, w, h = f
+    if w < 0 or h < 0: raise _err(where, line, f"{what}: width and height must not be negative, found {w:g} x {h:g}; give the box's top-left corner and its size")
+    if not (math.isfinite(l + w) and math.isfinite(t + h)): raise _err(where, line, f"{what}: the box {list(ltwh)!r:.120} is beyond any image")
+    return [l, t, l + w, t + h]
+
+def _check_corners(where:str, line:int|None, what:str, box:list[float]) -> list[float]:
+    "`box` (x1, y1, x2, y2 pixel corners, VOC and CSV) when its maximum corner is not before its minimum, else an error."
+    x1, y1, x2, y2 = box
+    if x2 < x1 or y2 < y1: raise _err(where, line, f"{what}: xmax, ymax must not be less than xmin, ymin, found {x1:g} {y1:g} {x2:g} {y2:g}; swap the corners")
+    return box
 
 # %% ../nbs/03_annotations.ipynb #9705b5f1
 @dataclass(eq=False)
@@ -86,6 +126,38 @@ class Annotations:
         if self.class_names != other.class_names: return False
         return bool(np.allclose(self.xywhn, other.xywhn, atol=atol, rtol=0))
 
+    @classmethod
+    def from_ultralytics(cls, result, # one Ultralytics `Results` (an element of `model.predict(...)`)
+                         image:str|None=None, # the name to record; default the result's path
+                        ) -> Annotations:
+        "The detections of one Ultralytics result, with scores, in the result's original image pixels."
+        h, w = result.orig_shape
+        b = result.boxes
+        return cls(image or Path(result.path).name, w, h, b.xyxy.cpu().numpy(), b.cls.cpu().numpy().astype(int), b.conf.cpu().numpy(),
+                   names={int(k): v for k, v in result.names.items()})
+
+    def plot(self, image=None, # the image (a path or a PIL image) to draw on; None draws the boxes alone
+             ax=None, # a matplotlib axis; default a new figure
+             color:str|Mapping="yellow", # one colour, or {class name: colour}
+             label:bool=False, # write the class name (and score) beside each box
+             title:str|None=None, # default: the image name and box count
+             lw:float=1.0, # line width
+            ):
+        "Draw the boxes (on the image, when given) with matplotlib; returns the axis."
+        import matplotlib.pyplot as plt
+        from matplotlib.patches import Rectangle
+        if ax is None: _, ax = plt.subplots(figsize=(5, 5))
+        if image is not None:
+            from PIL import Image
+            ax.imshow(Image.open(image) if isinstance(image, (str, Path)) else image)
+        else: ax.set_xlim(0, self.width); ax.set_ylim(self.height, 0)
+        for i, ((x1, y1, x2, y2), n) in enumerate(zip(self.xyxy, self.class_names)):
+            c = color.get(n, "yellow") if isinstance(color, Mapping) else color
+            ax.add_patch(Rectangle((x1, y1), x2-x1, y2-y1, fill=False, lw=lw, color=c))
+            if label: ax.text(x1, y1, n + (f" {self.score[i]:.2f}" if self.score is not None else ""), color=c, fontsize=6, va="bottom")
+        ax.set_title(title if title is not None else f"{Path(str(self.image)).name}: {len(self)} boxes", fontsize=8); ax.axis("off")
+        return ax
+
 # %% ../nbs/03_annotations.ipynb #3162bdf6
 def merge_class_names(*sources:Iterable[str]|Mapping) -> dict[int, str]:
     "One class map {id: name} from several sources (lists of names or {id: name} maps): the sorted union, ids from 0."
@@ -112,6 +184,7 @@ def parse_yolo_line(line:str) -> tuple[int, float, float, float, float]|str:
     if any(math.isnan(v) or math.isinf(v) for v in vals): return "NaN or infinite value"
     c = vals[0]
     if c != int(c) or c < 0: return f"class id {parts[0]!r} is not a non-negative integer"
+    if c >= 2**31: return f"class id {parts[0]!r} is too large"
     cx, cy, w, h = vals[1:]
     if not all(0 <= v <= 1 for v in (cx, cy, w, h)): return f"coordinates must be normalised to [0, 1], found {' '.join(parts[1:])}"
     if w <= 0 or h <= 0: return f"width and height must be positive, found {parts[3]} {parts[4]}"
@@ -129,8 +202,9 @@ def read_yolo(path:str|Path, # a YOLO .txt label file (missing means: no boxes)
              ) -> Annotations:
     "Read a YOLO label file into `Annotations`; the first bad line stops with its file and line number."
     path = Path(path)
+    width, height = _size(str(path), None, width, height)
     rows = []
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    text = _read_text(path) if path.exists() else ""
     for i, line in enumerate(text.splitlines(), 1):
         if not line.strip(): continue
         r = parse_yolo_line(line)
@@ -147,30 +221,43 @@ def write_yolo(ann:Annotations, path:str|Path) -> Path:
     return atomic_write(path, lambda t: t.write_text(yolo_text(ann)))
 
 # %% ../nbs/03_annotations.ipynb #75aa006c
-def read_voc(path:str|Path, names:Mapping[int, str]|None=None) -> Annotations:
-    "Read a Pascal VOC XML file; `names` fixes the class map (default: the file's classes, sorted)."
+def _voc_root(path:Path) -> ET.Element:
+    "The root element of a VOC file; malformed XML, an unknown encoding or an unreadable file is an AnnotationError naming it."
+    try: return ET.parse(path).getroot()
+    except ET.ParseError as e: raise _err(str(path), e.position[0], f"malformed XML ({e}); fix the markup or export the file again") from None
+    except LookupError as e: raise _err(str(path), 1, f"the XML declaration names an unknown encoding ({e}); save the file as UTF-8") from None
+    except OSError as e: raise _err(str(path), None, f"cannot be read ({e.strerror or e}); check the path and its permissions") from None
+
+def _voc_num(path:Path, node:ET.Element, tag:str, what:str) -> float:
+    "The finite number in `node`'s child `tag` (of `what`, for messages); missing, empty, not a number, NaN or infinite is an error."
+    el = node.find(tag)
+    if el is None or el.text is None or not el.text.strip(): raise _err(str(path), None, f"{what}: missing <{tag}> in <{node.tag}>; every box needs xmin, ymin, xmax, ymax and <size> a width and height")
+    try: v = float(el.text)
+    except ValueError: raise _err(str(path), None, f"{what}: <{tag}> in <{node.tag}> is not a number: {el.text!r:.50}") from None
+    if not math.isfinite(v): raise _err(str(path), None, f"{what}: <{tag}> in <{node.tag}> must be a finite number, found {el.text!r:.50}")
+    return v
+
+def read_voc(path:str|Path, # a Pascal VOC XML file
+             names:Mapping[int, str]|None=None, # class map; default the file's classes, sorted
+            ) -> Annotations:
+    "Read a Pascal VOC XML file; anything malformed is an AnnotationError naming the file."
     path = Path(path)
-    try: root = ET.parse(path).getroot()
-    except ET.ParseError as e: raise _err(str(path), e.position[0], f"malformed XML ({e})") from None
-    def num(node, tag):
-        el = node.find(tag)
-        if el is None or el.text is None: raise _err(str(path), None, f"missing <{tag}> in <{node.tag}>")
-        try: return float(el.text)
-        except ValueError: raise _err(str(path), None, f"<{tag}> is not a number: {el.text!r}") from None
+    root = _voc_root(path)
     size = root.find("size")
     if size is None: raise _err(str(path), None, "missing <size> (width and height are needed to convert boxes)")
+    w, h = _size(str(path), None, _voc_num(path, size, "width", "the image"), _voc_num(path, size, "height", "the image"))
     labels, boxes = [], []
     for i, o in enumerate(root.findall("object"), 1):
         name, bb = (o.findtext("name") or "").strip(), o.find("bndbox")
         if not name: raise _err(str(path), None, f"object {i} has no <name>")
         if bb is None: raise _err(str(path), None, f"object {i} ({name}) has no <bndbox>")
-        labels.append(name); boxes.append([num(bb, t) for t in ("xmin", "ymin", "xmax", "ymax")])
+        what = f"object {i} ({name})"
+        labels.append(name); boxes.append(_check_corners(str(path), None, what, [_voc_num(path, bb, t, what) for t in ("xmin", "ymin", "xmax", "ymax")]))
     names = dict(names) if names is not None else merge_class_names(labels)
     ids = {n: i for i, n in names.items()}
     unknown = sorted(set(labels) - set(ids))
     if unknown: raise _err(str(path), None, f"classes {unknown} are not in the class map {list(ids)}")
-    return Annotations(root.findtext("filename") or path.stem, int(num(size, "width")), int(num(size, "height")), boxes,
-                       [ids[l] for l in labels], names=names)
+    return Annotations(root.findtext("filename") or path.stem, w, h, boxes, [ids[l] for l in labels], names=names)
 
 def write_voc(ann:Annotations, path:str|Path) -> Path:
     "Write `ann` as a Pascal VOC XML file."
@@ -187,23 +274,37 @@ def write_voc(ann:Annotations, path:str|Path) -> Path:
 
 CSV_COLUMNS = ("image_path", "xmin", "ymin", "xmax", "ymax", "label")
 
+def _csv_rows(path:Path) -> list[tuple[int, list[str]]]:
+    "The rows of a CSV file with the line each starts on; unreadable, not UTF-8 (a BOM is fine) or malformed CSV is an error."
+    f = io.StringIO(_read_text(path), newline="")
+    r, rows, start = csv.reader(f, strict=True), [], 1
+    try:
+        for row in r: rows.append((start, row)); start = r.line_num + 1
+    except csv.Error as e: raise _err(str(path), start, f"malformed CSV ({e}); check the quotes of this row") from None
+    return rows
+
+def _csv_box(where:str, line:int, vals:list[str]) -> list[float]:
+    "The pixel corners xmin, ymin, xmax, ymax of one CSV row: finite numbers, the maximum not before the minimum."
+    try: box = [float(v) for v in vals]
+    except ValueError: raise _err(where, line, f"box corners must be numbers, found {vals}") from None
+    if not all(math.isfinite(v) for v in box): raise _err(where, line, f"box corners must be finite numbers, found {vals}")
+    return _check_corners(where, line, "the box", box)
+
 def read_csv_boxes(path:str|Path, # a CSV with columns image_path,xmin,ymin,xmax,ymax,label
                    sizes:Mapping[str, tuple[int, int]], # {image name: (width, height)}; CSV rows carry no image size
                    names:Mapping[int, str]|None=None, # class map; default the file's labels, sorted
                   ) -> list[Annotations]:
     "Read a boxes CSV into one `Annotations` per image (in first-seen order); errors name the file and line."
     path = Path(path)
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    if not rows or [c.strip() for c in rows[0]][:6] != list(CSV_COLUMNS):
+    rows = _csv_rows(path)
+    if not rows or [c.strip() for c in rows[0][1]][:6] != list(CSV_COLUMNS):
         raise _err(str(path), 1, f"header must start with {','.join(CSV_COLUMNS)}")
     per = {}
-    for i, r in enumerate(rows[1:], 2):
+    for i, r in rows[1:]:
         if not any(c.strip() for c in r): continue
-        if len(r) < 6: raise _err(str(path), i, f"expected 6 columns, found {len(r)}")
-        try: box = [float(v) for v in r[1:5]]
-        except ValueError: raise _err(str(path), i, f"box corners must be numbers, found {r[1:5]}") from None
-        if not r[5].strip(): raise _err(str(path), i, "empty label")
+        if len(r) < 6: raise _err(str(path), i, f"expected 6 columns ({','.join(CSV_COLUMNS)}), found {len(r)}")
+        box = _csv_box(str(path), i, r[1:5])
+        if not r[5].strip(): raise _err(str(path), i, "empty label; give every box its class name")
         per.setdefault(r[0], []).append((box, r[5].strip()))
     names = dict(names) if names is not None else merge_class_names({l for v in per.values() for _, l in v})
     ids = {n: i for i, n in names.items()}
@@ -212,7 +313,7 @@ def read_csv_boxes(path:str|Path, # a CSV with columns image_path,xmin,ymin,xmax
         if img not in sizes: raise _err(str(path), None, f"no image size known for {img!r} (is the image missing?)")
         unknown = sorted({l for _, l in items} - set(ids))
         if unknown: raise _err(str(path), None, f"labels {unknown} are not in the class map {list(ids)}")
-        w, h = sizes[img]
+        w, h = _size(str(path), None, *sizes[img], what=f"the size given for {img!r}")
         out.append(Annotations(img, w, h, [b for b, _ in items], [ids[l] for _, l in items], names=names))
     return out
 
@@ -226,25 +327,70 @@ def write_csv_boxes(anns:Iterable[Annotations], path:str|Path) -> Path:
     return atomic_write(path, write)
 
 # %% ../nbs/03_annotations.ipynb #8329d093
-def read_coco(path:str|Path) -> list[Annotations]:
-    "Read a COCO detection JSON into one `Annotations` per image (images without boxes included)."
-    path = Path(path)
-    try: d = json.loads(Path(path).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e: raise _err(str(path), e.lineno, f"malformed JSON ({e.msg})") from None
+def _coco_doc(path:Path) -> dict:
+    "A COCO file's JSON object, holding the lists images, annotations and categories; anything else is an error naming the file."
+    text = _read_text(path)
+    try: d = json.loads(text)
+    except json.JSONDecodeError as e: raise _err(str(path), e.lineno, f"malformed JSON ({e.msg} at column {e.colno})") from None
+    except RecursionError: raise _err(str(path), None, "malformed JSON (nested too deeply)") from None
+    except ValueError as e: raise _err(str(path), None, f"malformed JSON ({e})") from None  # e.g. an integer of thousands of digits
+    if not isinstance(d, dict): raise _err(str(path), None, f"must be a JSON object with the lists images, annotations and categories, found a {type(d).__name__}")
     for k in ("images", "annotations", "categories"):
         if not isinstance(d.get(k), list): raise _err(str(path), None, f"missing the {k!r} list")
-    cats = sorted(d["categories"], key=lambda c: c["id"])
-    cat_to_cls, names = {c["id"]: i for i, c in enumerate(cats)}, {i: c["name"] for i, c in enumerate(cats)}
-    per = {im["id"]: ([], [], []) for im in d["images"]}
+    return d
+
+def _coco_id(v) -> int|str|None:
+    "A COCO id (an integer or a string), or None for anything else."
+    return v if isinstance(v, (int, str)) and not isinstance(v, bool) else None
+
+def _coco_categories(where:str, cats:list) -> tuple[dict, dict[int, str]]:
+    "({category id: class id}, {class id: name}): categories in id order onto class ids 0..K-1; a malformed or repeated entry is an error."
+    seen = {}
+    for i, c in enumerate(cats):
+        cid, name = (_coco_id(c.get("id")), c.get("name")) if isinstance(c, dict) else (None, None)
+        if cid is None or not isinstance(name, str) or not name.strip():
+            raise _err(where, None, f"categories[{i}] must be an object with an 'id' (an integer) and a non-empty 'name', found {c!r:.200}")
+        if cid in seen: raise _err(where, None, f"category id {cid!r} is listed twice ({seen[cid]!r} and {name!r}); give each category its own id")
+        seen[cid] = name
+    ids = sorted(seen, key=lambda k: (isinstance(k, str), k))
+    return {k: i for i, k in enumerate(ids)}, {i: seen[k] for i, k in enumerate(ids)}
+
+def _coco_images(where:str, images:list) -> dict:
+    "{image id: (file name, width, height)}; an entry without a usable id, file_name, width or height is an error."
+    out = {}
+    for i, im in enumerate(images):
+        iid = _coco_id(im.get("id")) if isinstance(im, dict) else None
+        if iid is None or not isinstance(im.get("file_name"), str) or not im["file_name"]:
+            raise _err(where, None, f"images[{i}] must be an object with an 'id', a 'file_name', a 'width' and a 'height', found {im!r:.200}")
+        if iid in out: raise _err(where, None, f"image id {iid!r} is listed twice ({out[iid][0]!r} and {im['file_name']!r}); give each image its own id")
+        out[iid] = (im["file_name"], *_size(where, None, im.get("width"), im.get("height"), what=f"images[{i}] ({im['file_name']!r:.100})"))
+    return out
+
+def _coco_annotation(where:str, i:int, a, images:dict, cat_to_cls:dict) -> tuple:
+    "(image id, pixel corners, class id, score) of annotation `i`; unknown ids, a malformed bbox or score are errors."
+    if not isinstance(a, dict): raise _err(where, None, f"annotations[{i}] must be an object, found {a!r:.200}")
+    what = f"annotations[{i}]" + (f" (id {a['id']!r:.50})" if "id" in a else "")
+    iid, cid = _coco_id(a.get("image_id")), _coco_id(a.get("category_id"))
+    if iid not in images: raise _err(where, None, f"{what} refers to unknown image_id {a.get('image_id')!r:.50}; add the image to 'images' or drop the annotation")
+    if cid not in cat_to_cls: raise _err(where, None, f"{what} has unknown category_id {a.get('category_id')!r:.50}; add the category to 'categories' or fix the id")
+    bbox, score = a.get("bbox"), a.get("score")
+    if not isinstance(bbox, list) or len(bbox) != 4: raise _err(where, None, f"{what}: bbox must be [left, top, width, height], found {bbox!r:.200}")
+    if score is not None and _finite(score) is None: raise _err(where, None, f"{what}: score must be a finite number, found {score!r:.50}")
+    return iid, _ltwh_corners(where, None, what, bbox), cat_to_cls[cid], score
+
+def read_coco(path:str|Path, # a COCO detection JSON file
+             ) -> list[Annotations]:
+    "Read a COCO detection JSON into one `Annotations` per image (images without boxes included); anything malformed is an error naming the file."
+    path = Path(path)
+    d = _coco_doc(path)
+    cat_to_cls, names = _coco_categories(str(path), d["categories"])
+    images = _coco_images(str(path), d["images"])
+    per = {k: ([], [], []) for k in images}
     for i, a in enumerate(d["annotations"]):
-        if a.get("image_id") not in per: raise _err(str(path), None, f"annotation {a.get('id', i)} refers to unknown image_id {a.get('image_id')}")
-        if a.get("category_id") not in cat_to_cls: raise _err(str(path), None, f"annotation {a.get('id', i)} has unknown category_id {a.get('category_id')}")
-        x, y, w, h = a["bbox"]
-        box, cls, score = per[a["image_id"]]
-        box.append([x, y, x+w, y+h]); cls.append(cat_to_cls[a["category_id"]]); score.append(a.get("score"))
+        iid, box, c, score = _coco_annotation(str(path), i, a, images, cat_to_cls)
+        per[iid][0].append(box); per[iid][1].append(c); per[iid][2].append(score)
     def scores(sc): return sc if sc and all(v is not None for v in sc) else None  # detections carry scores, ground truth does not
-    return [Annotations(im["file_name"], im["width"], im["height"], per[im["id"]][0], per[im["id"]][1], score=scores(per[im["id"]][2]), names=names)
-            for im in d["images"]]
+    return [Annotations(f, w, h, per[k][0], per[k][1], score=scores(per[k][2]), names=names) for k, (f, w, h) in images.items()]
 
 def coco_dict(anns:Iterable[Annotations], names:Mapping[int, str]|None=None) -> dict:
     "COCO detection JSON content for `anns` (category id = class id + 1; scores kept when present)."
@@ -273,6 +419,7 @@ class ManifestRead:
     failures: list  # {"line", "source-ref", "reason"} for each line Ground Truth could not label
     label_attribute: str|None  # the job's label attribute name
     names: dict  # the merged class map
+    lines: list = field(default_factory=list)  # the manifest line number of each annotation
 
 def _gt_attribute(rec:dict) -> str|None:
     "The label attribute of a GT output line: the key whose `-metadata` says it is object detection."
@@ -280,44 +427,105 @@ def _gt_attribute(rec:dict) -> str|None:
         if k.endswith("-metadata") and isinstance(v, dict) and v.get("type") == GT_TYPE: return k[:-len("-metadata")]
     return None
 
-def _lines(src) -> Iterator[str]:
-    if isinstance(src, (str, Path)) and not str(src).lstrip().startswith("{"):
-        with open(src, encoding="utf-8") as f: yield from f
-    else: yield from (src.splitlines() if isinstance(src, str) else src)
+def _is_path(src) -> bool:
+    "Whether a manifest source is a file path: a Path, or a str that is not JSON text."
+    return isinstance(src, Path) or (isinstance(src, str) and not src.lstrip().startswith("{"))
+
+def _lines(src, where:str) -> Iterator[str]:
+    "The lines of a manifest path, text or iterable of lines; a file that is missing, unreadable or not UTF-8 is an error naming it."
+    if not _is_path(src): yield from (src.splitlines() if isinstance(src, str) else src); return
+    try: f = open(src, "rb")
+    except (OSError, ValueError) as e: raise _err(where, None, f"cannot be read ({getattr(e, 'strerror', None) or e}); check the path and its permissions") from None
+    with f:
+        for i, raw in enumerate(f, 1):
+            try: line = raw.decode("utf-8-sig" if i == 1 else "utf-8")
+            except UnicodeDecodeError as e: raise _err(where, i, f"is not UTF-8 text (byte {e.start + 1} of the line: {e.reason}); save the manifest as UTF-8") from None
+            yield line
+
+def _json_column(line:str, e:json.JSONDecodeError) -> int:
+    "The column of a JSON error within one manifest line: a line cut short reports its end, not column 1 after its newline."
+    return min(e.pos, len(line.rstrip("\r\n"))) + 1
+
+def _gt_class_map(where:str, i:int, meta) -> dict[int, str]:
+    "The job's class map {id: name} from one line's label metadata; missing or malformed is an error."
+    cm = meta.get("class-map") if isinstance(meta, dict) else None
+    if not isinstance(cm, dict) or not cm:
+        raise _err(where, i, "the label metadata has no class-map ({\"0\": name, ...}); Ground Truth writes one on every line: use the job's output manifest unchanged")
+    out = {}
+    for k, v in cm.items():
+        c = int(k) if k.strip().isdecimal() and len(k) < 12 else -1  # (int() refuses thousands of digits)
+        if not 0 <= c < 2**31 or c in out or not isinstance(v, str) or not v.strip():
+            raise _err(where, i, f"class-map entry {k!r:.50}: {v!r:.50} must map a class id (0, 1, ...), once, to a class name")
+        out[c] = v
+    return out
+
+def _gt_boxes(where:str, i:int, lab:dict) -> tuple:
+    "Pixel corners, class ids, width and height of one line's label; a missing field, a non-number or a negative size is an error."
+    boxes = lab.get("annotations")
+    if not isinstance(boxes, list): raise _err(where, i, f"malformed bounding-box label: 'annotations' must be a list of boxes, found {boxes!r:.80}")
+    try:
+        size = lab["image_size"][0]
+        w, h = size["width"], size["height"]
+        ltwh = [(b["left"], b["top"], b["width"], b["height"]) for b in boxes]
+        cls = [b["class_id"] for b in boxes]
+    except (KeyError, IndexError, TypeError) as e:
+        raise _err(where, i, f"malformed bounding-box label ({type(e).__name__}: {e}); each box needs class_id, left, top, width and height, the label an image_size") from None
+    w, h = _size(where, i, w, h)
+    a = _plain_numbers(cls, ltwh)
+    if a is not None:  # the usual case, checked for all boxes at once
+        xyxy = a.copy(); xyxy[:, 2:] += a[:, :2]
+        if np.isfinite(xyxy).all() and (a[:, 2:] >= 0).all(): return xyxy, cls, w, h
+    xyxy = []  # something is wrong: find the first bad box and say what
+    for j, (c, box) in enumerate(zip(cls, ltwh), 1):
+        if isinstance(c, bool) or not isinstance(c, int) or c < 0: raise _err(where, i, f"box {j}: class_id must be a whole number from 0, found {c!r:.50}")
+        xyxy.append(_ltwh_corners(where, i, f"box {j}", box))
+    return xyxy, cls, w, h
+
+def _plain_numbers(cls:list, ltwh:list[tuple]) -> np.ndarray|None:
+    "`ltwh` as an (N, 4) float array when every class id is an int from 0 and every number an int or float; else None (look closer)."
+    if not cls: return np.zeros((0, 4))
+    if set(map(type, cls)) != {int} or min(cls) < 0 or not set(map(type, chain.from_iterable(ltwh))) <= {int, float}: return None
+    try: return np.array(ltwh, dtype=np.float64)
+    except OverflowError: return None  # an integer beyond float range
+
+def _gt_scores(meta, n:int) -> list|None:
+    "The confidences of `n` boxes from the label metadata's objects; None unless there is one finite number per box."
+    objs = meta.get("objects") if isinstance(meta, dict) else None
+    if not isinstance(objs, list) or len(objs) != n: return None
+    conf = [o.get("confidence") if isinstance(o, dict) else None for o in objs]
+    if not set(map(type, conf)) <= {int, float}: return None
+    try: return conf if all(map(math.isfinite, conf)) else None
+    except OverflowError: return None  # an integer beyond float range
 
 def read_gt_manifest(src:str|Path|Iterable[str], # a manifest path, its text, or an iterable of lines
                      label_attribute:str|None=None, # the job's label attribute; default: found from the first line
                      where:str|None=None, # the name used in error messages; default the path
                     ) -> ManifestRead:
     "Read a Ground Truth bounding-box output manifest; malformed lines stop with their number, failed lines are reported."
-    where = where or (str(src) if isinstance(src, (str, Path)) and not str(src).lstrip().startswith("{") else "<manifest>")
-    anns, fails, raw_maps, attr = [], [], [], label_attribute
+    where = where or (str(src) if _is_path(src) else "<manifest>")
+    anns, fails, raw_maps, nums, attr = [], [], [], [], label_attribute
     loads = json.loads
-    for i, line in enumerate(_lines(src), 1):
+    for i, line in enumerate(_lines(src, where), 1):
         if not line.strip(): continue
         try: rec = loads(line)
-        except json.JSONDecodeError as e: raise _err(where, i, f"not valid JSON ({e.msg} at column {e.colno})") from None
-        if not isinstance(rec, dict) or "source-ref" not in rec: raise _err(where, i, "a manifest line must be a JSON object with 'source-ref'")
+        except json.JSONDecodeError as e: raise _err(where, i, f"not valid JSON ({e.msg} at column {_json_column(line, e)})") from None
+        except RecursionError: raise _err(where, i, "not valid JSON (nested too deeply)") from None
+        except ValueError as e: raise _err(where, i, f"not valid JSON ({e})") from None  # e.g. an integer of thousands of digits
+        if not isinstance(rec, dict) or not isinstance(rec.get("source-ref"), str) or not rec["source-ref"]:
+            raise _err(where, i, "a manifest line must be a JSON object with 'source-ref' (the image's URI)")
         attr = attr or _gt_attribute(rec)
         meta = rec.get(f"{attr}-metadata") if attr else None
         if isinstance(meta, dict) and "failure-reason" in meta:
             fails.append({"line": i, "source-ref": rec["source-ref"], "reason": meta["failure-reason"]}); continue
         lab = rec.get(attr) if attr else None
         if not isinstance(lab, dict): raise _err(where, i, f"no label attribute {attr!r} with annotations" if attr else "no object-detection label attribute (a key with '<name>-metadata' of type groundtruth/object-detection)")
-        try:
-            size = lab["image_size"][0]
-            boxes = lab["annotations"]
-            xyxy = [(b["left"], b["top"], b["left"]+b["width"], b["top"]+b["height"]) for b in boxes]
-            cls = [int(b["class_id"]) for b in boxes]
-            w, h = size["width"], size["height"]
-        except (KeyError, IndexError, TypeError, ValueError) as e: raise _err(where, i, f"malformed bounding-box label ({type(e).__name__}: {e})") from None
-        cmap = {int(k): v for k, v in (meta or {}).get("class-map", {}).items()}
-        raw_maps.append(cmap)
-        conf = [o.get("confidence") for o in (meta or {}).get("objects", [])]
-        score = conf if len(conf) == len(boxes) and all(c is not None for c in conf) else None
-        extra = {k: meta[k] for k in ("job-name", "human-annotated", "creation-date") if k in meta} if meta else {}
-        anns.append(Annotations(rec["source-ref"], w, h, xyxy, cls, score=score,
-                                names=cmap, meta=extra))
+        xyxy, cls, w, h = _gt_boxes(where, i, lab)
+        cmap = _gt_class_map(where, i, meta)
+        unknown = [(j, c) for j, c in enumerate(cls, 1) if c not in cmap]
+        if unknown: raise _err(where, i, f"box {unknown[0][0]}: class_id {unknown[0][1]} is not in the job's class-map {cmap}; relabel the box or add its class to the class-map")
+        extra = {k: meta[k] for k in ("job-name", "human-annotated", "creation-date") if k in meta}
+        anns.append(Annotations(rec["source-ref"], w, h, xyxy, cls, score=_gt_scores(meta, len(cls)), names=cmap, meta=extra))
+        raw_maps.append(cmap); nums.append(i)
     union, conflict = {}, False
     for m in raw_maps:
         for k, v in m.items(): conflict |= union.setdefault(k, v) != v
@@ -326,7 +534,7 @@ def read_gt_manifest(src:str|Path|Iterable[str], # a manifest path, its text, or
     else:
         names = dict(sorted(union.items()))
         for a in anns: a.names = names
-    return ManifestRead(anns, fails, attr, names)
+    return ManifestRead(anns, fails, attr, names, nums)
 
 def gt_line(ann:Annotations, label_attribute:str, job_name:str, creation_date:str|None=None, human_annotated:str="yes") -> str:
     "One Ground Truth output-manifest line for `ann`."
@@ -354,11 +562,127 @@ def write_input_manifest(sources:Iterable[str], path:str|Path) -> Path:
     "Write a Ground Truth input manifest: one `{\"source-ref\": uri}` line per image."
     return atomic_write(path, lambda t: t.write_text("".join(json.dumps({"source-ref": s}) + "\n" for s in sources)))
 
-def gt_manifest_to_yolo(src:str|Path|Iterable[str], names:Mapping[int, str]|None=None) -> tuple[dict[str, str], ManifestRead]:
+def _first_unwritable(anns:list[Annotations]) -> tuple[int, int]|None:
+    "(annotation, box) indexes of the first box that YOLO text cannot hold (outside the image, or under a millionth of it wide or high), or None."
+    if not anns: return None
+    x1, y1, x2, y2 = np.concatenate([a.xyxy for a in anns]).T
+    W, H = np.repeat([[a.width, a.height] for a in anns], [len(a) for a in anns], axis=0).reshape(-1, 2).T
+    b = np.round(np.stack([(x1+x2)/2/W, (y1+y2)/2/H, (x2-x1)/W, (y2-y1)/H], axis=1), 6)  # the values `yolo_text` writes (`Annotations.xywhn`)
+    cx, cy, w, h = b.T
+    bad = (b < 0).any(axis=1) | (b > 1).any(axis=1) | (w <= 0) | (h <= 0)
+    bad |= (cx - w/2 < -1e-6) | (cy - h/2 < -1e-6) | (cx + w/2 > 1 + 1e-6) | (cy + h/2 > 1 + 1e-6)  # parse_yolo_line's rule
+    if not bad.any(): return None
+    k = int(np.argmax(bad))
+    ends = np.cumsum([len(a) for a in anns])
+    i = int(np.searchsorted(ends, k, side="right"))
+    return i, k - (int(ends[i-1]) if i else 0)
+
+def gt_manifest_to_yolo(src:str|Path|Iterable[str], # a manifest path, its text, or an iterable of lines
+                        names:Mapping[int, str]|None=None, # class map to move every image onto; default the manifest's merged map
+                       ) -> tuple[dict[str, str], ManifestRead]:
     "Convert a Ground Truth output manifest to YOLO label text per image: ({source-ref: text}, the read result)."
-    r = read_gt_manifest(src)
-    if names is not None: r.annotations = [remap(a, names) for a in r.annotations]
+    where = str(src) if _is_path(src) else "<manifest>"
+    r = read_gt_manifest(src, where=where)
+    if names is not None:
+        for k, (a, line) in enumerate(zip(r.annotations, r.lines)):
+            try: r.annotations[k] = remap(a, names)
+            except AnnotationError as e: raise _err(where, line, f"{e} Give names that include every class of the job.") from None
+    bad = _first_unwritable(r.annotations)
+    if bad:
+        a, j = r.annotations[bad[0]], bad[1]
+        raise _err(where, r.lines[bad[0]], f"box {j+1} {[round(v, 3) for v in a.xyxy[j].tolist()]} (x1 y1 x2 y2) does not fit YOLO text for the "
+                   f"{a.width}x{a.height} image {a.image!r} (outside it, or under a millionth of its size); fix the box, or use read_gt_manifest and build_dataset, which clip boxes to the image")
     return {a.image: yolo_text(a) for a in r.annotations}, r
+
+# %% ../nbs/03_annotations.ipynb #d3a00002
+FORMATS = ("yolo", "coco", "voc", "gt", "csv")
+_BY_SUFFIX = {".json": "coco", ".manifest": "gt", ".jsonl": "gt", ".csv": "csv", ".xml": "voc", ".txt": "yolo"}
+
+def detect_format(path:str|Path, # a label file or a folder of label files
+                 ) -> str:
+    "The annotation format of `path`: by suffix for a file; by the label files it holds for a folder (.xml: voc, .txt: yolo)."
+    p = Path(path)
+    if p.is_dir():
+        sufs = {q.suffix.lower() for q in p.iterdir() if q.is_file()}
+        if ".xml" in sufs: return "voc"
+        if any(q.suffix.lower() == ".txt" and q.name != "classes.txt" for q in p.iterdir()): return "yolo"
+        raise AnnotationError(f"{p}: holds no .xml (VOC) or .txt (YOLO) label files; name the format explicitly.")
+    if p.suffix.lower() in _BY_SUFFIX: return _BY_SUFFIX[p.suffix.lower()]
+    raise AnnotationError(f"{p}: cannot tell its annotation format from the suffix {p.suffix!r}; name it explicitly ({', '.join(FORMATS)}).")
+
+def _yolo_class_names(folder:Path, names) -> dict[int, str]:
+    "YOLO class names: given, or from classes.txt / data.yaml beside the labels (or one folder up)."
+    if names: return dict(enumerate(names)) if isinstance(names, (list, tuple)) else dict(names)
+    for d in (folder, folder.parent):
+        if (d/"classes.txt").is_file(): return dict(enumerate(l.strip() for l in (d/"classes.txt").read_text(encoding="utf-8").splitlines() if l.strip()))
+        if (d/"data.yaml").is_file():
+            import yaml
+            n = (yaml.safe_load((d/"data.yaml").read_text(encoding="utf-8")) or {}).get("names")
+            if isinstance(n, (list, dict)) and n: return dict(enumerate(n)) if isinstance(n, list) else {int(k): str(v) for k, v in n.items()}
+    raise AnnotationError(f"{folder}: YOLO labels need class names: give them, or put a classes.txt (one name per line) beside the labels.")
+
+class _Sizes(dict):
+    "Image sizes by file name, or by stem when labels name another format of the same frame (x.tif in the labels, x.png on disk)."
+    def __init__(self, sizes:Mapping):
+        super().__init__(sizes)
+        stems = [Path(n).stem for n in sizes]
+        self.by_stem = {Path(n).stem: v for n, v in sizes.items() if stems.count(Path(n).stem) == 1}
+    def __contains__(self, k): return dict.__contains__(self, k) or Path(str(k)).stem in self.by_stem
+    def __getitem__(self, k): return dict.__getitem__(self, k) if dict.__contains__(self, k) else self.by_stem[Path(str(k)).stem]
+
+def _need_sizes(fmt:str, sizes, src) -> Mapping:
+    if sizes is None: raise AnnotationError(f"{src}: {fmt} labels carry no image size: give the images' sizes (the CLI's --images folder).")
+    return _Sizes(sizes)
+
+def read_annotations(src:str|Path, # a label file or folder
+                     fmt:str|None=None, # yolo, coco, voc, gt or csv; default `detect_format`
+                     sizes:Mapping[str, tuple[int, int]]|None=None, # {image name: (width, height)}, needed by yolo and csv
+                     names:Mapping[int, str]|list|None=None, # class names for yolo (default classes.txt/data.yaml beside the labels)
+                    ) -> list[Annotations]:
+    "Every image's annotations from a label file or folder in any supported format."
+    src = Path(src); fmt = fmt or detect_format(src)
+    if fmt not in FORMATS: raise AnnotationError(f"{src}: unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
+    if fmt == "coco": return read_coco(src)
+    if fmt == "gt": return read_gt_manifest(src).annotations
+    if fmt == "csv": return read_csv_boxes(src, _need_sizes(fmt, sizes, src))
+    files = sorted(src.glob("*.xml" if fmt == "voc" else "*.txt")) if src.is_dir() else [src]
+    if fmt == "voc": return [read_voc(f) for f in files]
+    sizes, cmap = _need_sizes(fmt, sizes, src), _yolo_class_names(src if src.is_dir() else src.parent, names)
+    by_stem = {Path(n).stem: n for n in sizes}
+    out = []
+    for f in files:
+        if f.name == "classes.txt": continue
+        if f.stem not in by_stem: raise AnnotationError(f"{f}: no image named {f.stem}.* among the {len(sizes)} images given.")
+        w, h = sizes[by_stem[f.stem]]
+        out.append(read_yolo(f, w, h, cmap, by_stem[f.stem]))
+    return out
+
+def write_annotations(anns:Iterable[Annotations], # the annotations of every image
+                      dest:str|Path, # a file (coco, gt, csv) or a folder (yolo, voc) that does not exist yet
+                      fmt:str, # yolo, coco, voc, gt or csv
+                      label_attribute:str="label", # the label attribute of a Ground Truth manifest
+                     ) -> Path:
+    "Write annotations in any supported format; a folder format is written to a temporary folder and renamed into place."
+    import shutil, tempfile
+    anns, dest = list(anns), Path(dest)
+    if fmt not in FORMATS: raise AnnotationError(f"{dest}: unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
+    if dest.exists(): raise AnnotationError(f"{dest} already exists: nothing is overwritten.")
+    names = merge_class_names(*[a.names for a in anns])  # one class map for the whole set: ids mean the same in every file
+    anns = [remap(a, names) for a in anns]
+    if fmt == "coco": return write_coco(anns, dest, names)
+    if fmt == "gt": return write_gt_manifest(anns, dest, label_attribute)
+    if fmt == "csv": return write_csv_boxes(anns, dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        for a in anns:
+            stem = Path(str(a.image)).stem
+            if fmt == "voc": write_voc(a, tmp/f"{stem}.xml")
+            else: write_yolo(a, tmp/f"{stem}.txt")
+        if fmt == "yolo": (tmp/"classes.txt").write_text("".join(f"{names[i]}\n" for i in sorted(names)))
+        os.replace(tmp, dest)
+    except BaseException: shutil.rmtree(tmp, ignore_errors=True); raise
+    return dest
 
 # %% ../nbs/03_annotations.ipynb #821e1308
 def roundtrip_all(ann:Annotations, folder:str|Path) -> Annotations:

@@ -12,8 +12,8 @@ from fastcore.script import anno_parser, bool_arg
 from .config import DroneMLOpsError, load_settings, format_settings, describe_settings
 
 # %% auto #0
-__all__ = ['VERBS', 'config', 'sample', 'workflow', 'validate', 'datasets', 'train_cmd', 'evaluate_cmd', 'models', 'rollback_cmd',
-           'demo', 'main']
+__all__ = ['VERBS', 'EXIT_STATUS', 'config', 'sample', 'workflow', 'validate', 'datasets', 'profile', 'convert', 'build',
+           'import_cmd', 'train_cmd', 'evaluate_cmd', 'models', 'rollback_cmd', 'demo', 'main']
 
 # %% ../nbs/90_cli.ipynb #2c79a2dc
 def config(config_file:str=None, # a dronemlops.toml/.yaml to read instead of searching for one
@@ -60,11 +60,13 @@ def validate(path:str, # a dataset folder, a version name in the workspace, or a
     "Validate a YOLO dataset; print every error and warning; exit status 1 when there are errors."
     from dronemlops.validate import validate_dataset
     rep = validate_dataset(path, min_train_images=min_train, min_val_images=min_val, settings=load_settings(workspace=workspace))
+    if rep.path is None: raise DroneMLOpsError(rep.errors[0].message)  # nothing to validate (no such folder or version): a refused input, not an invalid dataset
     print(json.dumps(rep.to_dict(), indent=2) if json_out else rep.summary(limit=200))
     return 0 if rep.ok else 1
 
 def datasets(workspace:str=None, # override the workspace
-             min_train:int=None, min_val:int=None, # validation minimums (default from settings)
+             min_train:int=None, # minimum train images (default: setting min_train_images)
+             min_val:int=None, # minimum val images (default: setting min_val_images)
             ):
     "List published dataset versions, newest first, with their validity."
     from dronemlops.validate import find_datasets
@@ -74,36 +76,166 @@ def datasets(workspace:str=None, # override the workspace
         print(f"{r['name']:<50} {r['created']:<26} train={r['train_images']} val={r['val_images']} "
               f"{'valid' if r['valid'] else 'INVALID: ' + (r['first_error'] or '')}")
 
+def profile(src:str, # a folder of images, or an s3:// prefix
+            tile_size:int=640, # the training tile size the recommendations assume
+            out:str=None, # folder for the profile table (CSV) and plot (PNG); default <local state>/reports
+            mlflow:bool_arg=True, # log the profile as an MLflow run (experiment drone-imagery-data-exploration)
+            workspace:str=None, # override the workspace (and its MLflow store)
+           ):
+    "Profile raw imagery (sizes, EXIF, quality, corrupt files, near-duplicates): prints a table, the plot's path and the MLflow run."
+    import time
+    s = load_settings(workspace=workspace)
+    store, key = _source(src, s)
+    from dronemlops.images import profile_images, recommendations, plot_profile, near_duplicates
+    t0 = time.time()
+    df = profile_images(key, store=store) if store else profile_images(key)
+    if df.empty: raise DroneMLOpsError(f"{src} holds no images (looked for {', '.join(sorted(_image_suffixes()))}).")
+    seconds, dups = time.time() - t0, near_duplicates(df)
+    recs = recommendations(df, tile_size=tile_size, dup_pairs=dups)
+    d = Path(out or Path(s.local_dir)/"reports"); d.mkdir(parents=True, exist_ok=True)
+    stem = f"profile-{time.strftime('%Y%m%d-%H%M%S')}"
+    df.to_csv(d/f"{stem}.csv", index=False)
+    fig = plot_profile(df); fig.savefig(d/f"{stem}.png", dpi=90)
+    print(df[["name", "width", "height", "brightness", "blur_laplacian_var", "error"]].to_string(index=False))
+    for r in recs: print("-", r)
+    print(f"table: {d/f'{stem}.csv'}\nplot: {d/f'{stem}.png'}")
+    if mlflow:
+        from dronemlops.tracking import log_profile
+        print(f"mlflow run: {log_profile(df, recs, fig, source=src, duplicates=dups, seconds=seconds, settings=s)}")
+
+def _image_suffixes():
+    from dronemlops.images import IMAGE_SUFFIXES
+    return IMAGE_SUFFIXES
+
+def _source(src:str, s):
+    "(storage, prefix) for an s3:// source, or (None, local path) for a folder that exists."
+    if src.startswith("s3://"):
+        from dronemlops.storage import open_uri
+        return open_uri(src, s)
+    p = Path(src).expanduser()
+    if not p.exists(): raise DroneMLOpsError(f"{src} does not exist: give a folder of images (or an s3:// prefix).")
+    return None, p
+
+def convert(src:str, # a label file or folder: COCO .json, Ground Truth .manifest/.jsonl, VOC .xml (or folder), YOLO .txt folder, CSV
+            to:str=None, # the output format (required): yolo, coco, voc, gt or csv
+            out:str=None, # the output file (coco, gt, csv) or folder (yolo, voc), required; must not exist yet
+            from_format:str=None, # the input format; default detected from the path
+            images:str=None, # a folder of the images: YOLO and CSV labels carry no image size
+            names:str=None, # YOLO class names in id order, comma-separated (default classes.txt or data.yaml beside the labels)
+            label_attribute:str="label", # the label attribute name for a Ground Truth manifest
+           ):
+    "Convert annotations between YOLO, COCO, Pascal VOC, SageMaker Ground Truth manifests and CSV."
+    from dronemlops.annotations import read_annotations, write_annotations, FORMATS
+    if to is None or out is None: raise DroneMLOpsError(f"give the output format with --to ({', '.join(FORMATS)}) and the output path with --out.")
+    if to not in FORMATS: raise DroneMLOpsError(f"unknown output format {to!r}: use one of {', '.join(FORMATS)}.")
+    if from_format is not None and from_format not in FORMATS: raise DroneMLOpsError(f"unknown input format {from_format!r}: use one of {', '.join(FORMATS)}.")
+    if not Path(src).exists(): raise DroneMLOpsError(f"{src} does not exist.")
+    if Path(out).exists(): raise DroneMLOpsError(f"{out} already exists: give a new path (nothing is overwritten).")
+    anns = read_annotations(src, from_format, sizes=_sizes(images), names=names.split(",") if names else None)
+    dest = write_annotations(anns, out, to, label_attribute=label_attribute)
+    print(f"{len(anns)} images, {sum(len(a) for a in anns)} boxes -> {dest} ({to})")
+
+def _sizes(images:str|None) -> dict|None:
+    "{image name: (width, height)} of a folder of images (headers only), for label formats that carry no size."
+    if images is None: return None
+    if not Path(images).is_dir(): raise DroneMLOpsError(f"--images {images} is not a folder.")
+    from dronemlops.images import image_files, inspect_image
+    out = {}
+    for p in image_files(images):
+        f = inspect_image(p, decode=False)
+        if f["error"] is None: out[p.name] = (f["width"], f["height"])
+    return out
+
+def build(images:str, # a folder of images
+          labels:str=None, # their labels (required): a COCO .json, a Ground Truth manifest, a VOC folder, a YOLO .txt folder or a CSV
+          name:str=None, # the version's name (lowercase_words_YYYYMMDD_HHMM), or a description to which a timestamp is added; default the images folder's name
+          from_format:str=None, # the labels' format; default detected
+          names:str=None, # YOLO class names in id order, comma-separated
+          rename:str=None, # class renames, e.g. "Dead=Tree,Alive=Tree"
+          val_fraction:float=0.2, # share for validation
+          test_fraction:float=0.0, # share for a test split
+          seed:int=0, # the split's seed
+          group_by:str=None, # a regex on file names whose group 1 keeps frames together (a flight, a site)
+          tile_size:int=None, # cut frames larger than this into tiles of this side
+          tile_overlap:float=0.2, # fraction of a tile shared with its neighbour
+          block_size:int=None, # spatial block split: regions of at most this side go to one split each
+          workspace:str=None, # override the workspace
+         ):
+    "Build, check and publish a YOLO dataset version from images and labels in any supported format."
+    from dronemlops.annotations import read_annotations
+    from dronemlops.dataset import build_dataset, dataset_name, check_dataset_name, DatasetError
+    if not Path(images).is_dir(): raise DroneMLOpsError(f"{images} is not a folder of images.")
+    if labels is None: raise DroneMLOpsError("give the labels with --labels (a COCO .json, a Ground Truth manifest, a VOC or YOLO folder, or a CSV).")
+    if not Path(labels).exists(): raise DroneMLOpsError(f"{labels} does not exist.")
+    name = name or Path(images).resolve().name
+    try: name = check_dataset_name(name)
+    except DatasetError: name = dataset_name(name)
+    ren = dict(kv.split("=", 1) for kv in rename.split(",")) if rename else None
+    anns = read_annotations(labels, from_format, sizes=_sizes(images), names=names.split(",") if names else None)
+    info = build_dataset(images, anns, name, rename=ren, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed,
+                         group_by=group_by, tile_size=tile_size, tile_overlap=tile_overlap, block_size=block_size,
+                         source=f"{images} + {labels}", settings=load_settings(workspace=workspace))
+    print(f"{info['name']}: " + ", ".join(f"{k} {v['images']} images / {v['boxes']} boxes" for k, v in info["splits"].items()))
+
+def import_cmd(path:str, # a YOLO dataset folder (data.yaml: Ultralytics or Roboflow layout) or a COCO export (train/ val|valid/ folders, one .json each)
+               name:str=None, # the version's name; default derived from the folder name plus a timestamp
+               min_train:int=None, # minimum train images (default: setting min_train_images)
+               min_val:int=None, # minimum val images (default: setting min_val_images)
+               workspace:str=None, # override the workspace
+              ):
+    "Publish an existing YOLO or COCO dataset as a validated version, keeping its own train/val/test split."
+    from dronemlops.dataset import import_dataset
+    info = import_dataset(path, name, min_train_images=min_train, min_val_images=min_val, settings=load_settings(workspace=workspace))
+    print(f"{info['name']}: " + ", ".join(f"{k} {v['images']} images / {v['boxes']} boxes" for k, v in info["splits"].items()))
+
 def train_cmd(dataset:str, # a dataset version name (validated first)
-              model:str="yolo11n.yaml", # model yaml, variant (n/s/m/l/x), .pt path or s3:// URI
-              epochs:int=50, imgsz:int=640, batch:int=16, lr0:float=0.01, patience:int=50, seed:int=0,
+              model:str="yolo11n.yaml", # "starter" (the shipped tree detector) to fine-tune, a model yaml or variant (n/s/m/l/x) from scratch, a .pt path, an s3:// URI, or "@champion"
+              epochs:int=50, # passes over the training split
+              imgsz:int=640, # training image size (a multiple of 32)
+              batch:int=16, # images per step
+              lr0:float=0.01, # initial learning rate
+              patience:int=50, # stop after this many epochs without improvement
+              seed:int=0, # makes the run reproducible
               device:str="auto", # auto, cpu, or a GPU index such as 0
-              workers:int=2, resume:str=None, # a KILLED/FAILED run id to continue
-              min_train:int=None, min_val:int=None, workspace:str=None):
+              workers:int=2, # dataloader workers
+              resume:str=None, # a KILLED/FAILED run id to continue
+              keep:bool_arg=False, # keep the working copy and run folder when training fails
+              min_train:int=None, # minimum train images (default: setting min_train_images)
+              min_val:int=None, # minimum val images (default: setting min_val_images)
+              workspace:str=None, # override the workspace
+             ):
     "Train YOLO11 on a dataset version with MLflow tracking; prints the run id, metrics and weights."
     from dronemlops.train import train
     dev = int(device) if str(device).isdigit() else device
     r = train(dataset, model=model, epochs=epochs, imgsz=imgsz, batch=batch, lr0=lr0, patience=patience, seed=seed, device=dev,
-              workers=workers, resume=resume, settings=load_settings(workspace=workspace), min_train_images=min_train, min_val_images=min_val)
+              workers=workers, resume=resume, keep=keep, settings=load_settings(workspace=workspace), min_train_images=min_train, min_val_images=min_val)
     print(json.dumps({"run_id": r.run_id, "epochs": r.epochs_done, "minutes": round(r.minutes, 2), "best": str(r.best),
                       "onnx": str(r.onnx), "metrics": r.metrics}, indent=2))
 
-def evaluate_cmd(weights:str, # a .pt file, or models:/drone-detector@champion style alias reference "@champion"
-                 dataset:str, split:str="val", imgsz:int=640, min_train:int=None, min_val:int=None, workspace:str=None):
+def evaluate_cmd(weights:str, # a .pt file, "starter", or a registry reference: "@champion", "models:/drone-detector/3"
+                 dataset:str, # a dataset version name, folder or s3:// URI
+                 split:str="val", # the split to evaluate on: val or test
+                 imgsz:int=640, # inference image size (use the training size)
+                 min_train:int=None, # minimum train images (default: setting min_train_images)
+                 min_val:int=None, # minimum val images (default: setting min_val_images)
+                 workspace:str=None, # override the workspace
+                ):
     "Evaluate a model on a dataset split; prints the metrics and where evaluation.json is."
     from dronemlops.evaluate import evaluate
-    from dronemlops.registry import model_weights
-    s = load_settings(workspace=workspace)
-    w = model_weights(weights[1:], settings=s) if weights.startswith("@") else weights
-    e = evaluate(w, dataset, split=split, imgsz=imgsz, settings=s, min_train_images=min_train, min_val_images=min_val)
+    e = evaluate(weights, dataset, split=split, imgsz=imgsz, settings=load_settings(workspace=workspace), min_train_images=min_train, min_val_images=min_val)
     print(json.dumps({k: round(e.metrics[k], 4) for k in ("precision", "recall", "mAP50", "mAP50-95")}), f"\nevaluation.json: {e.json_path}")
 
-def models(name:str="drone-detector", workspace:str=None):
+def models(name:str="drone-detector", # the registered model
+           workspace:str=None, # override the workspace (and its MLflow store)
+          ):
     "List registered versions with aliases, metrics, datasets and promotion notes."
     from dronemlops.registry import versions_table
     print(versions_table(name, settings=load_settings(workspace=workspace)).to_string(index=False))
 
-def rollback_cmd(reason:str="manual rollback", name:str="drone-detector", workspace:str=None):
+def rollback_cmd(reason:str="manual rollback", # recorded on both versions
+                 name:str="drone-detector", # the registered model
+                 workspace:str=None, # override the workspace (and its MLflow store)
+                ):
     "Make the previous champion the champion again."
     from dronemlops.registry import rollback
     print(f"champion is now version {rollback(name, reason, settings=load_settings(workspace=workspace))}")
@@ -118,13 +250,18 @@ def demo(workspace:str=None, # override the workspace (default: ./workspace or t
     w = max(map(len, summary))
     print("\nDone. Where the results are:\n" + "\n".join(f"  {k:<{w}}  {v}" for k, v in summary.items()) + f"\n  {'report':<{w}}  {out}")
 
-VERBS = {"config": config, "sample": sample, "validate": validate, "datasets": datasets, "train": train_cmd, "evaluate": evaluate_cmd,
+VERBS = {"config": config, "sample": sample, "profile": profile, "convert": convert, "build": build, "import": import_cmd,
+         "validate": validate, "datasets": datasets, "train": train_cmd, "evaluate": evaluate_cmd,
          "models": models, "rollback": rollback_cmd, "workflow": workflow, "demo": demo}
 
 # %% ../nbs/90_cli.ipynb #06277796
+EXIT_STATUS = ("exit status: 0 done; 1 the dataset is invalid (validate) or an unexpected error (a bug: its traceback is shown); "
+               "2 a refused input or setting (one line on stderr saying what and how to fix)")
+
 def _usage() -> str:
     w = max(map(len, VERBS))
-    return "usage: dronemlops <verb> [options]\n\nverbs:\n" + "\n".join(f"  {k:<{w}}  {f.__doc__}" for k, f in VERBS.items())
+    return ("usage: dronemlops <verb> [options]   (dronemlops <verb> --help explains each option)\n\nverbs:\n"
+            + "\n".join(f"  {k:<{w}}  {f.__doc__}" for k, f in VERBS.items()) + f"\n\n{EXIT_STATUS}")
 
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `dronemlops` command: dispatch to a verb, turning our errors into one-line messages."
@@ -137,6 +274,7 @@ def main(argv:list[str]|None=None) -> int:
         return 2
     fn = VERBS[verb]
     p = anno_parser(fn, prog=f"dronemlops {verb}")
+    p.epilog = EXIT_STATUS
     args = vars(p.parse_args(rest)); args.pop("pdb", None); args.pop("xtra", None)
     try: rc = fn(**args)
     except DroneMLOpsError as e:

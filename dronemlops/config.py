@@ -6,7 +6,8 @@ Docs: https://dronemlops.github.io/dronemlops/config.html.md"""
 
 # %% ../nbs/00_config.ipynb #a25dbb41
 from __future__ import annotations
-import os, re, shutil, difflib, tomllib
+import os, re, errno, shutil, difflib, tomllib
+from urllib.parse import urlsplit
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
@@ -14,8 +15,8 @@ import yaml
 
 # %% auto #0
 __all__ = ['ENV_PREFIX', 'ENV_NOT_SETTINGS', 'CONFIG_FILENAMES', 'SETTING_NAMES', 'FONT_NAMES', 'DroneMLOpsError', 'ConfigError',
-           'Settings', 'read_config_file', 'find_config_file', 'settings_from_env', 'load_settings',
-           'apply_environment', 'describe_settings', 'format_settings']
+           'os_problem', 'Settings', 'read_config_file', 'find_config_file', 'settings_from_env', 'check_settings',
+           'load_settings', 'apply_environment', 'describe_settings', 'format_settings']
 
 # %% ../nbs/00_config.ipynb #85d1b4f4
 class DroneMLOpsError(Exception):
@@ -24,11 +25,28 @@ class DroneMLOpsError(Exception):
 class ConfigError(DroneMLOpsError, ValueError):
     "A setting is unknown, malformed or inconsistent; the message names the setting and where it came from."
 
+_ACCESS = "permission denied: give this user read and write access (chmod/chown) or use another folder"
+_OS_PROBLEMS = {
+    errno.EACCES: _ACCESS, errno.EPERM: _ACCESS,
+    errno.ELOOP: "a symbolic-link loop: fix or remove the link",
+    errno.ENOTDIR: "a file stands where a folder is needed: move the file away or use another folder",
+    errno.EISDIR: "a folder stands where a file is needed: move the folder away or use another name",
+    errno.EEXIST: "a file already stands where a folder is needed: move it away or use another name",  # mkdir(exist_ok=True) on a file
+    errno.EROFS: "the file system is read-only: use a writable folder",
+    errno.ENOSPC: "no space left on the device: free some space or use another folder",
+    errno.EDQUOT: "the disk quota is exceeded: free some space or use another folder",
+    errno.ENAMETOOLONG: "the name is too long for the file system: use a shorter name",
+}
+
+def os_problem(e:OSError) -> str|None:
+    "What OS error `e` means for one of our files or folders and how to fix it; None for errors bad input does not cause."
+    return _OS_PROBLEMS.get(getattr(e, "errno", None))
+
 # %% ../nbs/00_config.ipynb #bfd28084
 ENV_PREFIX = "DRONEMLOPS_"
 ENV_NOT_SETTINGS = ("DRONEMLOPS_CONFIG", "DRONEMLOPS_VENV_CACHE")  # read by find_config_file and tools/bootstrap.sh
 CONFIG_FILENAMES = ("dronemlops.toml", "dronemlops.yaml", "dronemlops.yml")
-_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+_PROJECT_RE = re.compile(r"[a-z][a-z0-9-]{1,30}[a-z0-9]")  # used with fullmatch
 
 @dataclass
 class Settings:
@@ -56,22 +74,32 @@ class Settings:
 # %% ../nbs/00_config.ipynb #2274ce4c
 SETTING_NAMES = tuple(f.name for f in fields(Settings) if f.name != "sources")
 _TYPES = {f.name: f.type for f in fields(Settings)}
+_OPTIONAL = tuple(k for k in SETTING_NAMES if "None" in _TYPES[k])  # an empty value means "not set"
+_EMPTY_OK = ("mlflow_experiment_prefix",)  # settings where empty text is a real value
 
 # %% ../nbs/00_config.ipynb #7f6bdc7a
 def _unknown(key:str, where:str) -> ConfigError:
     "An error for a key that is not a setting, with the closest real names as a hint."
+    if not isinstance(key, str): return ConfigError(f"Key {key!r} in {where} is not a setting name: keys are names such as 'workspace'.")
     close = difflib.get_close_matches(key, SETTING_NAMES, n=2)
     hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else f" Known settings: {', '.join(SETTING_NAMES)}."
     return ConfigError(f"Unknown setting {key!r} in {where}.{hint}")
 
+def _empty(key:str, where:str, from_text:bool) -> Any:
+    "The value of a setting given empty: None for optional settings, '' where that is a value; otherwise an error."
+    if key in _OPTIONAL: return None
+    if from_text and key in _EMPTY_OK: return ""
+    fix = f"set a value or unset {where.rsplit(' ', 1)[-1]}" if from_text else "give it a value or remove it"
+    raise ConfigError(f"Setting {key!r} in {where} is empty: {fix} (the default is {_default(key)!r}).")
+
 def _coerce(key:str, value:Any, where:str, from_text:bool=False) -> Any:
     "Check (or, for environment text, parse) `value` for setting `key`."
-    if key not in SETTING_NAMES: raise _unknown(key, where)
+    if not isinstance(key, str) or key not in SETTING_NAMES: raise _unknown(key, where)
     typ = _TYPES[key]
-    if value is None or (from_text and value == ""): return None if "None" in typ else _default(key)
+    if value is None or (from_text and value == ""): return _empty(key, where, from_text)
     if typ == "int":
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0: return value
-        if from_text and str(value).strip().isdigit(): return int(value)
+        if from_text and re.fullmatch(r"\s*\d+\s*", str(value), re.ASCII): return int(value)
         raise ConfigError(f"Setting {key!r} in {where} must be a whole number >= 0, got {value!r}.")
     if typ == "bool":
         if isinstance(value, bool): return value
@@ -84,25 +112,64 @@ def _coerce(key:str, value:Any, where:str, from_text:bool=False) -> Any:
 def _default(key:str) -> Any: return getattr(Settings(), key)
 
 # %% ../nbs/00_config.ipynb #eeee78ed
+def _config_text(path:Path) -> str:
+    "The text of config file `path`; a missing, unreadable or non-UTF-8 file is a ConfigError naming it."
+    try: data = path.read_bytes()
+    except FileNotFoundError: raise ConfigError(f"Config file {path} does not exist (named by {ENV_PREFIX}CONFIG or an argument).") from None
+    except OSError as e: raise ConfigError(f"Cannot read config file {path}: {os_problem(e) or e.strerror}.") from None
+    try: return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise ConfigError(f"Config file {path} is not UTF-8 text (byte 0x{data[e.start]:02x} at line {line}): save it as UTF-8.") from None
+
+def _yaml_error(e:yaml.YAMLError, path:Path) -> ConfigError:
+    "A one-line error for malformed YAML, naming the file and line."
+    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+    what = "; ".join(filter(None, (getattr(e, "context", None), getattr(e, "problem", None)))) or str(e)
+    at = f" at line {mark.line+1}, column {mark.column+1}" if mark is not None else ""
+    return ConfigError(f"Malformed YAML in {path}{at}: {' '.join(what.split())}. Fix the file or remove it.")
+
+class _YAMLLoader(yaml.SafeLoader):
+    "PyYAML's safe loader, except that a malformed typed value (`!!int abc`, `2001-13-01`, `!!bool maybe`) is a YAML error with its line."
+    def construct_object(self, node, deep=False):
+        try: return super().construct_object(node, deep)
+        except (ValueError, KeyError, AttributeError) as e:  # what SafeConstructor's scalar converters raise on bad values
+            value = f" {node.value!r}" if isinstance(node, yaml.ScalarNode) else ""
+            why = f" ({e})" if isinstance(e, ValueError) else ""
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise yaml.constructor.ConstructorError(None, None, f"cannot read the {tag} value{value}{why}", node.start_mark) from None
+
+def _parse_config(text:str, path:Path) -> Any:
+    "The data in a config file's text, by its suffix; a syntax error is a ConfigError naming the file and line."
+    try:
+        if path.suffix == ".toml": return tomllib.loads(text)
+        return yaml.load(text, Loader=_YAMLLoader)
+    except tomllib.TOMLDecodeError as e:
+        why = str(e).replace("(at end of document)", f"(at the end of the file, line {text.count(chr(10)) + 1})")
+        raise ConfigError(f"Malformed TOML in {path}: {why}. Fix the file or remove it.") from None
+    except yaml.YAMLError as e: raise _yaml_error(e, path) from None
+    except RecursionError: raise ConfigError(f"Config file {path} nests values too deeply to read: settings are flat key = value pairs.") from None
+
+def _abs_path(value:str, key:str, where:str, base:str|Path|None=None) -> str:
+    "`value` as an absolute local path (relative ones are relative to `base`); an unusable path is a ConfigError naming the setting."
+    try: p = Path(value).expanduser()
+    except RuntimeError: raise ConfigError(f"{key} {value!r} ({where}) starts with '~' for a user without a home folder: give a full path.") from None
+    try: return str((Path(base or ".")/p).resolve())
+    except ValueError as e: raise ConfigError(f"{key} {value!r} ({where}) is not a usable path ({e}): give a plain path.") from None  # e.g. a NUL byte
+    except (RuntimeError, OSError) as e:  # a symlink loop: RuntimeError up to Python 3.12, OSError ELOOP from 3.13
+        raise ConfigError(f"{key} {value!r} ({where}) cannot be used: {e}; fix or remove the link, or choose another folder.") from None
+
 def read_config_file(path:str|Path) -> dict:
     "Read the settings in a `dronemlops.toml`/`.yaml` file; errors name the file, line and key."
     path = Path(path)
-    if not path.is_file(): raise ConfigError(f"Config file {path} does not exist (named by {ENV_PREFIX}CONFIG or an argument).")
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix == ".toml": data = tomllib.loads(text)
-        elif path.suffix in (".yaml", ".yml"): data = yaml.safe_load(text) or {}
-        else: raise ConfigError(f"Config file {path} must end in .toml, .yaml or .yml.")
-    except tomllib.TOMLDecodeError as e: raise ConfigError(f"Malformed TOML in {path}: {e}. Fix the file or remove it.") from None
-    except yaml.YAMLError as e:
-        line = getattr(getattr(e, "problem_mark", None), "line", None)
-        raise ConfigError(f"Malformed YAML in {path}{f' at line {line+1}' if line is not None else ''}: {e}") from None
+    if path.suffix not in (".toml", ".yaml", ".yml"): raise ConfigError(f"Config file {path} must end in .toml, .yaml or .yml.")
+    data = _parse_config(_config_text(path), path)
+    if data is None: data = {}  # an empty YAML file
     if not isinstance(data, dict): raise ConfigError(f"Config file {path} must hold key = value settings at the top level.")
     where = f"config file {path}"
     out = {k: _coerce(k, v, where) for k, v in data.items()}
     for k in ("workspace", "local_dir", "yolo_config_dir"):  # relative paths are relative to the file, not to the cwd
-        if out.get(k) and not out[k].startswith("s3://") and not Path(out[k]).expanduser().is_absolute():
-            out[k] = str((path.parent / out[k]).resolve())
+        if out.get(k) and out[k].strip() and not out[k].startswith("s3://"): out[k] = _abs_path(out[k], k, where, base=path.parent)
     return out
 
 def find_config_file(start:str|Path|None=None, env:Mapping|None=None) -> Path|None:
@@ -126,25 +193,52 @@ def settings_from_env(env:Mapping|None=None) -> dict:
     return out
 
 # %% ../nbs/00_config.ipynb #5640aa52
-def _derive(s:Settings) -> None:
-    "Fill in the settings that default to something built from other settings."
-    if not s.is_s3: s.workspace = str(Path(s.workspace).expanduser().resolve())
-    elif not re.match(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$", s.workspace):
-        raise ConfigError(f"workspace {s.workspace!r} ({s.sources['workspace']}) is not a valid s3://bucket[/prefix] URI.")
+def _check_folder(s:Settings, key:str) -> None:
+    "Refuse a local folder setting that names an existing file."
+    p = Path(getattr(s, key))
+    try: is_file = p.exists() and not p.is_dir()
+    except OSError: return  # no permission to look: the storage layer names the folder when it is used
+    if is_file: raise ConfigError(f"{key} {p} ({s.sources.get(key, 'default')}) is a file, not a folder: "
+                                  f"point {key} at a folder (it is created when missing) or move the file away.")
+
+def check_settings(s:Settings) -> None:
+    "Validate every setting of `s` (types, ranges, URIs); the error names the setting, its value and where it came from."
+    src = lambda k: s.sources.get(k, "set in code")
+    for k in SETTING_NAMES: _coerce(k, getattr(s, k), f"settings ({src(k)})")
+    if not s.workspace.strip():
+        raise ConfigError(f"workspace is empty ({src('workspace')}): give a local folder or an s3://bucket/prefix URI, "
+                          "or leave the setting out for the default ./workspace.")
+    if s.is_s3 and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?", s.workspace):
+        raise ConfigError(f"workspace {s.workspace!r} ({src('workspace')}) is not a valid s3://bucket[/prefix] URI.")
+    if not _PROJECT_RE.fullmatch(s.project):
+        raise ConfigError(f"project {s.project!r} ({src('project')}) must be 3-32 characters of lowercase letters, digits and '-', "
+                          "starting with a letter: it becomes part of AWS resource names.")
+    if s.aws_endpoint_url is not None: _check_url(s.aws_endpoint_url, f"aws_endpoint_url ({src('aws_endpoint_url')})")
+    if s.aws_region is not None and not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", s.aws_region):
+        raise ConfigError(f"aws_region {s.aws_region!r} ({src('aws_region')}) is not an AWS region name (lowercase letters, digits "
+                          "and '-'): fix it, or leave it empty for boto3's own choice.")
+
+def _check_url(url:str, what:str) -> None:
+    "Refuse a value that is not an http(s)://host[:port] URL."
+    try: u = urlsplit(url); ok = u.scheme in ("http", "https") and bool(u.hostname) and " " not in url and (u.port or 1) > 0
+    except ValueError: ok = False  # e.g. an unclosed [IPv6 or a port that is not a number
+    if not ok: raise ConfigError(f"{what} is {url!r}, which is not an http(s)://host[:port] URL, e.g. http://127.0.0.1:9000.")
+
+def _derive(s:Settings, cwd:str|Path|None=None) -> None:
+    "Make local paths absolute (relative to `cwd`) and fill in the settings that default to something built from other settings."
+    if not s.is_s3: s.workspace = _abs_path(s.workspace, "workspace", s.sources["workspace"], base=cwd); _check_folder(s, "workspace")
     if s.local_dir is None:
         s.local_dir = str(Path("~/.cache/dronemlops").expanduser()/s.project) if s.is_s3 else str(Path(s.workspace)/".dronemlops")
         s.sources["local_dir"] = "derived from workspace"
-    s.local_dir = str(Path(s.local_dir).expanduser().resolve())
+    s.local_dir = _abs_path(s.local_dir, "local_dir", s.sources["local_dir"]); _check_folder(s, "local_dir")
     if s.yolo_config_dir is None:
         s.yolo_config_dir = str(Path(s.local_dir)/"ultralytics"); s.sources["yolo_config_dir"] = "derived from local_dir"
+    s.yolo_config_dir = _abs_path(s.yolo_config_dir, "yolo_config_dir", s.sources["yolo_config_dir"]); _check_folder(s, "yolo_config_dir")
     if s.mlflow_artifact_root is None:
         s.mlflow_artifact_root = f"{s.workspace}/mlartifacts" if s.is_s3 else (Path(s.local_dir)/"mlartifacts").as_uri()
         s.sources["mlflow_artifact_root"] = "derived from workspace" if s.is_s3 else "derived from local_dir"
     if s.mlflow_tracking_uri is None:
         s.mlflow_tracking_uri = f"sqlite:///{Path(s.local_dir)/'mlflow.db'}"; s.sources["mlflow_tracking_uri"] = "derived from local_dir"
-    if not _PROJECT_RE.match(s.project):
-        raise ConfigError(f"project {s.project!r} ({s.sources['project']}) must be 3-32 characters of lowercase letters, digits and '-', "
-                          "starting with a letter: it becomes part of AWS resource names.")
 
 def load_settings(config_file:str|Path|None=None, # a dronemlops.toml/.yaml; default: `DRONEMLOPS_CONFIG` or the nearest one found from `cwd`
                   env:Mapping|None=None, # environment to read `DRONEMLOPS_*` from; default `os.environ`
@@ -162,8 +256,8 @@ def load_settings(config_file:str|Path|None=None, # a dronemlops.toml/.yaml; def
         for k, v in values.items():
             setattr(s, k, v); sources[k] = f"env {ENV_PREFIX}{k.upper()}" if where == "env" else where
     s.sources = sources
-    if cwd is not None and not s.is_s3 and not Path(s.workspace).expanduser().is_absolute(): s.workspace = str(Path(cwd)/s.workspace)
-    _derive(s)
+    check_settings(s)
+    _derive(s, cwd)
     return s
 
 # %% ../nbs/00_config.ipynb #d1dbd835
@@ -174,15 +268,24 @@ def _bundled_ttf() -> Path:
     import matplotlib
     return Path(matplotlib.get_data_path())/"fonts"/"ttf"/"DejaVuSans.ttf"
 
+def _install_fonts(ydir:Path) -> None:
+    "Put the bundled TTF font into `ydir` under the names Ultralytics looks for."
+    ydir.mkdir(parents=True, exist_ok=True)
+    for name in FONT_NAMES:
+        if not (ydir/name).is_file():
+            tmp = ydir/f".{name}.tmp"; shutil.copyfile(_bundled_ttf(), tmp); os.replace(tmp, ydir/name)
+
 def apply_environment(s:Settings, # the settings to apply
                       environ:dict|None=None, # the environment to change; default `os.environ`
                      ) -> dict:
     "Prepare the offline Ultralytics folder and set the Ultralytics/MLflow environment variables; returns what was set."
     environ = os.environ if environ is None else environ
-    ydir = Path(s.yolo_config_dir); ydir.mkdir(parents=True, exist_ok=True)
-    for name in FONT_NAMES:
-        if not (ydir/name).is_file():
-            tmp = ydir/f".{name}.tmp"; shutil.copyfile(_bundled_ttf(), tmp); os.replace(tmp, ydir/name)
+    ydir = Path(s.yolo_config_dir)
+    try: _install_fonts(ydir)
+    except OSError as e:
+        if os_problem(e) is None: raise
+        raise ConfigError(f"Cannot prepare yolo_config_dir {ydir} ({s.sources.get('yolo_config_dir', 'default')}): {e.filename}: "
+                          f"{os_problem(e)}, e.g. set local_dir or yolo_config_dir.") from None
     off = "false" if s.telemetry else "true"
     values = {"YOLO_CONFIG_DIR": str(ydir), "YOLO_OFFLINE": "true", "YOLO_AUTOINSTALL": "False",
               "MLFLOW_DISABLE_TELEMETRY": off, "DO_NOT_TRACK": off, "MLFLOW_TRACKING_URI": s.mlflow_tracking_uri}

@@ -22,8 +22,9 @@ from .annotations import Annotations, merge_class_names, remap, yolo_text
 from .images import inspect_image, open_displayed
 
 # %% auto #0
-__all__ = ['DATASETS_PREFIX', 'MAX_NAME_LEN', 'SPLITS', 'EXT', 'DatasetError', 'check_dataset_name', 'dataset_name',
-           'tile_windows', 'crop_annotations', 'split_groups', 'safe_stem', 'build_dataset']
+__all__ = ['DATASETS_PREFIX', 'MAX_NAME_LEN', 'SPLITS', 'EXT', 'SAMPLE_RENAME', 'DatasetError', 'check_dataset_name',
+           'dataset_name', 'tile_windows', 'crop_annotations', 'split_groups', 'block_grid', 'assign_blocks',
+           'frame_blocks', 'safe_stem', 'build_dataset', 'build_sample_dataset', 'import_dataset']
 
 # %% ../nbs/05_dataset.ipynb #964ecd34
 class DatasetError(DroneMLOpsError):
@@ -73,11 +74,8 @@ def crop_annotations(ann:Annotations, window:tuple[int, int, int, int], min_visi
     area = np.prod(ann.xyxy[:, 2:] - ann.xyxy[:, :2], axis=1)
     inside = np.prod(np.clip(c[:, 2:] - c[:, :2], 0, None), axis=1)
     keep = (inside > 0) & (inside >= min_visibility * np.maximum(area, 1e-9))
-    out = ann.select(keep)
-    out.xyxy = c[keep] - [x0, y0, x0, y0]
-    out.width, out.height = x1 - x0, y1 - y0
-    out.meta = {**ann.meta, "tile_origin": [x0, y0], "source": ann.image}
-    return out
+    return ann.select(keep).replace(xyxy=c[keep] - [x0, y0, x0, y0], width=x1 - x0, height=y1 - y0,
+                                    meta={**ann.meta, "tile_origin": [x0, y0], "source": ann.image})
 
 # %% ../nbs/05_dataset.ipynb #c41e52c5
 SPLITS = ("train", "val", "test")
@@ -109,6 +107,45 @@ def split_groups(group_classes:Mapping[str, Mapping[str, int]], # group -> {clas
             if sum(v == donor for v in out.values()) > 1:
                 out[min((g for g in groups if out[g] == donor), key=lambda g: (group_sizes[g], g))] = s
     return out
+
+# %% ../nbs/05_dataset.ipynb #b1c0a002
+def block_grid(width:int, # the frame's width in pixels
+               height:int, # the frame's height in pixels
+               block:int, # the largest side of a region in pixels (the grid divides the frame evenly)
+              ) -> list[tuple[int, int, int, int]]:
+    "Disjoint regions (x0, y0, x1, y1) covering the frame: a grid of near-equal blocks at most `block` pixels on a side."
+    if block < 1: raise DatasetError(f"block size must be a positive number of pixels, got {block}")
+    nx, ny = math.ceil(width / block), math.ceil(height / block)  # at most `block`: a frame a little larger than one block still gives two
+    xs = [round(i * width / nx) for i in range(nx + 1)]
+    ys = [round(j * height / ny) for j in range(ny + 1)]
+    return [(xs[i], ys[j], xs[i+1], ys[j+1]) for j in range(ny) for i in range(nx)]
+
+# %% ../nbs/05_dataset.ipynb #b1c0a004
+def assign_blocks(n:int, # how many blocks the frame has
+                  fractions:Mapping[str, float], # split -> share of the blocks, e.g. {"train": .75, "val": .25}
+                  seed:int|str=0, # the frame's seed (the builder passes "<seed>:<frame name>")
+                 ) -> list[str]:
+    "The split of each of a frame's `n` blocks: a seeded shuffle, every requested split at least one block while train keeps one, the rest train."
+    order = list(range(n)); random.Random(str(seed)).shuffle(order)
+    out, i = ["train"] * n, 0
+    for s in ("val", "test"):
+        f = fractions.get(s, 0)
+        k = max(1, round(f * n)) if f > 0 and n - i > 1 else 0
+        k = min(k, n - i - 1)  # train keeps at least one block
+        for j in order[i:i + k]: out[j] = s
+        i += k
+    return out
+
+# %% ../nbs/05_dataset.ipynb #b1c0a006
+def frame_blocks(width:int, # the frame's width in pixels
+                 height:int, # the frame's height in pixels
+                 block:int, # the wanted side of a region in pixels
+                 fractions:Mapping[str, float], # split -> share of the blocks
+                 seed:int|str=0, # the frame's seed
+                ) -> list[tuple[tuple[int, int, int, int], str]]:
+    "The frame's regions, each with its split: `block_grid` + `assign_blocks`."
+    blocks = block_grid(width, height, block)
+    return list(zip(blocks, assign_blocks(len(blocks), fractions, seed)))
 
 # %% ../nbs/05_dataset.ipynb #5167e850
 def safe_stem(name:str) -> str:
@@ -151,8 +188,18 @@ def _group_of(path:Path, group_by) -> str:
     return m.group(1) if m and m.groups() else (m.group(0) if m else path.stem)
 
 # %% ../nbs/05_dataset.ipynb #e17d77f1
-def _plan(pairs, names, rename, group_by, tile_size, overlap, min_visibility, background_ratio, seed, facts):
-    "Decide every output image (frame or tile) and its boxes, without touching pixels."
+def _windows(w:int, h:int, tile_size:int|None, overlap:float, block_size:int|None, fractions:Mapping[str, float], seed:str) -> list[tuple]:
+    "The (window, split) pairs of one frame: whole-frame (None, \"\"), tiles (split decided later by group), or tiles inside split blocks."
+    tiled = bool(tile_size) and (w > tile_size or h > tile_size)
+    if not block_size: return [(win, "") for win in tile_windows(w, h, tile_size, overlap)] if tiled else [(None, "")]
+    out = []
+    for (x0, y0, x1, y1), split in frame_blocks(w, h, block_size, fractions, seed):
+        inner = tile_windows(x1 - x0, y1 - y0, tile_size, overlap) if tile_size else [(0, 0, x1 - x0, y1 - y0)]
+        out += [((x0 + a, y0 + b, x0 + c, y0 + d), split) for a, b, c, d in inner]
+    return out
+
+def _plan(pairs, names, rename, group_by, tile_size, overlap, min_visibility, background_ratio, seed, facts, block_size=None, fractions=None):
+    "Decide every output image (frame or tile), its boxes and (for the block split) its split, without touching pixels."
     items, used, dropped = [], set(), 0
     def unique(stem, ext):
         n, i = f"{stem}{ext}", 2
@@ -169,17 +216,17 @@ def _plan(pairs, names, rename, group_by, tile_size, overlap, min_visibility, ba
         clipped = np.clip(ann.xyxy, 0, [w, h, w, h])
         ok = (clipped[:, 2] - clipped[:, 0] >= 1) & (clipped[:, 3] - clipped[:, 1] >= 1)
         dropped += int((~ok).sum())
-        ann = ann.select(ok); ann.xyxy = clipped[ok]
+        ann = ann.select(ok).replace(xyxy=clipped[ok])
         group, stem, ext = _group_of(path, group_by), safe_stem(path.name), EXT[f["format"]]
-        if tile_size and (w > tile_size or h > tile_size):
-            rng = random.Random(f"{seed}:{path.name}")
-            tiles = [(win, crop_annotations(ann, win, min_visibility)) for win in tile_windows(w, h, tile_size, overlap)]
-            pos = [t for t in tiles if len(t[1])]
-            bg = [t for t in tiles if not len(t[1])]
-            keep_bg = rng.sample(bg, min(len(bg), round(background_ratio * len(pos))))
-            for win, tann in sorted(pos + keep_bg, key=lambda t: (t[0][1], t[0][0])):
-                items.append(_Item(path, tann, group, unique(f"{stem}__x{win[0]}_y{win[1]}", ".png"), win))
-        else: items.append(_Item(path, ann, group, unique(stem, ext)))
+        wins = _windows(w, h, tile_size, overlap, block_size, fractions or {}, f"{seed}:{path.name}")
+        if wins == [(None, "")]: items.append(_Item(path, ann, group, unique(stem, ext))); continue
+        rng = random.Random(f"{seed}:{path.name}")
+        tiles = [(win, sp, crop_annotations(ann, win, min_visibility)) for win, sp in wins]
+        pos = [t for t in tiles if len(t[2])]
+        bg = [t for t in tiles if not len(t[2])]
+        keep_bg = rng.sample(bg, min(len(bg), round(background_ratio * len(pos))))
+        for win, sp, tann in sorted(pos + keep_bg, key=lambda t: (t[0][1], t[0][0])):
+            items.append(_Item(path, tann, group, unique(f"{stem}__x{win[0]}_y{win[1]}", ".png"), win, sp))
     return items, dropped
 
 def _write_item(it:_Item, root:Path, resize:int|None, image:Image.Image|None=None) -> None:
@@ -208,30 +255,129 @@ def _stats(items:list[_Item], names:Mapping[int, str]) -> dict:
                   "boxes_per_class": {n: per.get(n, 0) for n in names.values()}, "groups": sorted({i.group for i in its})}
     return out
 
+# %% ../nbs/05_dataset.ipynb #b1c0a011
+def _assign_group_splits(items:list[_Item], fractions:Mapping[str, float], seed:int) -> None:
+    "The grouped, stratified split: whole groups (frames, flights) to one split each."
+    gsize, gcls = Counter(i.group for i in items), {}
+    for i in items: gcls.setdefault(i.group, Counter()).update(set(i.ann.class_names))
+    assign = split_groups(gcls, gsize, fractions, seed)
+    for i in items: i.split = assign[i.group]
+
+def _staging(settings:Settings) -> Path:
+    "The local folder where versions are assembled before their atomic publish."
+    p = Path(settings.local_dir)/"staging"; p.mkdir(parents=True, exist_ok=True)
+    return p
+
+def _write_items(items:list[_Item], root:Path, resize:int|None, workers:int) -> None:
+    "Write every image and label into the staging folder; each source frame is decoded once for all its tiles."
+    for s in {i.split for i in items} | {"train", "val"}:
+        (root/s/"images").mkdir(parents=True, exist_ok=True); (root/s/"labels").mkdir(parents=True, exist_ok=True)
+    by_src = {}
+    for i in items: by_src.setdefault(i.source, []).append(i)
+    def write_source(its):
+        img = open_displayed(its[0].source) if any(i.window for i in its) else None
+        for i in its: _write_item(i, root, resize, img)
+    with ThreadPoolExecutor(workers) as ex: list(ex.map(write_source, by_src.values()))
+
+def _data_yaml(root:Path, name:str, names:Mapping[int, str]) -> str:
+    "data.yaml with relative split folders and no `path:` (Ultralytics then uses the yaml's own folder)."
+    d = {s: f"{s}/images" for s in SPLITS if (root/s/"images").is_dir()}
+    d.update(nc=len(names), names={int(k): v for k, v in sorted(names.items())})
+    return f"# YOLO dataset {name}, built by dronemlops {__version__}\n" + yaml.safe_dump(d, sort_keys=False)
+
+def _dataset_info(root:Path, # the staging folder, complete but for dataset_info.json
+                  name:str, # the version's name
+                  items:list[_Item], # every image of the version
+                  names:Mapping[int, str], # the class map
+                  split:dict, # how the split was made (strategy, seed, ...)
+                  source:str|dict|None, # where the data came from
+                  parent:str|None=None, # the version this one derives from
+                  tiling:dict|None=None, # tiling settings, when frames were tiled
+                  resize:int|None=None, # the downscale applied to untiled frames
+                  dropped:int=0, # boxes dropped as degenerate
+                 ) -> dict:
+    "The version's record: source, classes, counts, split, tiling, tile origins and per-file SHA-256s."
+    sizes = np.array([[i.ann.width, i.ann.height] for i in items], dtype=float)
+    return {"schema_version": 1, "name": name, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "dronemlops_version": __version__, "parent": parent,
+            "source": source if isinstance(source, dict) else {"description": str(source)},
+            "classes": [names[k] for k in sorted(names)], "splits": _stats(items, names),
+            "image_size": {k: {"min": int(sizes[:, j].min()), "max": int(sizes[:, j].max()), "mean": round(float(sizes[:, j].mean()), 1)}
+                           for j, k in enumerate(("width", "height"))},
+            "split": split, "tiling": tiling, "resize": resize, "dropped_boxes": dropped,
+            "images_decoded_at_build": True,  # every image listed in `files` was fully decoded: a matching SHA-256 proves it still decodes
+            "tiles": {f"{i.split}/images/{i.out_name}": {"source": i.source.name, "x": i.window[0], "y": i.window[1],
+                                                          "width": i.window[2]-i.window[0], "height": i.window[3]-i.window[1]} for i in items if i.window},
+            "renamed": {f"{i.split}/images/{i.out_name}": i.source.name for i in items if not i.window and i.out_name != i.source.name},
+            "files": {p.relative_to(root).as_posix(): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()}}
+
+def _split_record(block_size, seed, fractions, group_by, pairs, facts) -> dict:
+    "dataset_info.json's `split`: the strategy and, for the block split, every frame's regions and their splits."
+    out = {"strategy": "spatial-blocks" if block_size else "grouped-stratified", "seed": seed, "fractions": fractions,
+           "group_by": group_by if isinstance(group_by, str) or group_by is None else getattr(group_by, "__name__", "function")}
+    if block_size:
+        out["block_size"] = block_size
+        out["blocks"] = {p.name: [{"x0": b[0], "y0": b[1], "x1": b[2], "y1": b[3], "split": sp}
+                                  for b, sp in frame_blocks(facts[p]["width"], facts[p]["height"], block_size, fractions, f"{seed}:{p.name}")]
+                         for p, _ in pairs}
+    return out
+
+def _publish(root:Path, key:str, info:dict, store:Storage, workers:int) -> None:
+    "Write dataset_info.json and publish the staged version atomically."
+    (root/"dataset_info.json").write_text(json.dumps(info, indent=2))
+    store.publish(root, key, metadata={"kind": "dataset", "classes": info["classes"]}, workers=workers)
+
 # %% ../nbs/05_dataset.ipynb #580cdf31
+def _check_build_args(val_fraction, test_fraction, tile_size, tile_overlap, min_visibility, background_ratio, block_size, resize):
+    "Refuse out-of-range build settings before any file is read."
+    if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
+        raise DatasetError(f"val_fraction ({val_fraction}) and test_fraction ({test_fraction}) must be in [0, 1) and leave images for training.")
+    for k, v in (("tile_size", tile_size), ("block_size", block_size), ("resize", resize)):
+        if v is not None and (not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 32):
+            raise DatasetError(f"{k} must be a whole number of pixels of at least 32 (or None), got {v!r}.")
+    if not 0 <= tile_overlap < 1: raise DatasetError(f"tile_overlap must be in [0, 1), got {tile_overlap}.")
+    if not 0 < min_visibility <= 1: raise DatasetError(f"min_visibility must be in (0, 1], got {min_visibility}.")
+    if not background_ratio >= 0: raise DatasetError(f"background_ratio must be 0 or more, got {background_ratio}.")
+
+def _refuse_duplicates(pairs:list, workers:int) -> None:
+    "Identical image content under two names would land in two splits (leakage) and fail validation: refuse it, naming the files."
+    by_sha = {}
+    with ThreadPoolExecutor(workers) as ex:
+        for (p, _), h in zip(pairs, ex.map(sha256_file, [p for p, _ in pairs])): by_sha.setdefault(h, []).append(p.name)
+    same = [names for names in by_sha.values() if len(names) > 1]
+    if same: raise DatasetError(f"{len(same)} images have the same content under different names, e.g. {same[0]}: "
+                                "keep one copy of each (and merge their labels), then build again. Nothing was published.")
+
+# %% ../nbs/05_dataset.ipynb #b1c0a010
 def build_dataset(images:str|Path|Iterable, # a folder of images, or a list of image paths
                   annotations:Iterable[Annotations], # boxes per image (matched by file name); images without any are background
                   name:str, # the version's name, see `check_dataset_name`
                   names:Mapping[int, str]|list|None=None, # the class map; default: the sorted union of the annotations' classes
                   rename:Mapping[str, str]|None=None, # class renames applied first, e.g. {"Dead": "Tree"}
-                  val_fraction:float=0.2, test_fraction:float=0.0, seed:int=0,
+                  val_fraction:float=0.2, # share of the images (or of each frame's blocks) for validation
+                  test_fraction:float=0.0, # share for a test split (0: no test split)
+                  seed:int=0, # makes the split and the background-tile choice reproducible
                   group_by:str|Callable|None=None, # frames that belong together: a regex on the file name (group 1), or a function; default each frame alone
                   tile_size:int|None=None, # cut frames larger than this into tiles of this side
-                  tile_overlap:float=0.2, min_visibility:float=0.5, background_ratio:float=0.1,
+                  tile_overlap:float=0.2, # fraction of a tile shared with its neighbour
+                  min_visibility:float=0.5, # keep a box cut by a tile edge when at least this share of it is inside
+                  background_ratio:float=0.1, # tiles without boxes kept, per frame, as a share of the tiles with boxes
+                  block_size:int|None=None, # spatial block split: regions of at most this side go to one split each (see `frame_blocks`); None: whole groups
                   resize:int|None=None, # downscale untiled frames whose long side exceeds this
                   source:str|dict|None=None, # where the data came from (recorded)
                   parent:str|None=None, # the version this one derives from (recorded)
-                  store:Storage|None=None, settings:Settings|None=None, workers:int|None=None,
+                  store:Storage|None=None, # where to publish; default the workspace
+                  settings:Settings|None=None, # default `load_settings()`
+                  workers:int|None=None, # threads for reading and writing images; default every core
                  ) -> dict:
     "Build, check and atomically publish a YOLO dataset version under `datasets/<name>`; returns its dataset_info."
     from dronemlops.images import image_files
     check_dataset_name(name)
+    _check_build_args(val_fraction, test_fraction, tile_size, tile_overlap, min_visibility, background_ratio, block_size, resize)
     settings = settings or load_settings()
     store = store or open_storage(settings=settings)
     key = f"{DATASETS_PREFIX}/{name}"
     if store.is_published(key): raise DatasetError(f"{store.uri(key)} already exists and versions are immutable: choose a new name.")
-    if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
-        raise DatasetError(f"val_fraction ({val_fraction}) and test_fraction ({test_fraction}) must be in [0, 1) and leave images for training.")
     paths = image_files(images) if isinstance(images, (str, Path)) else [Path(p) for p in images]
     if not paths: raise DatasetError(f"No images found in {images}.")
     anns = list(annotations)
@@ -240,46 +386,147 @@ def build_dataset(images:str|Path|Iterable, # a folder of images, or a list of i
     with ThreadPoolExecutor(workers) as ex: facts = dict(zip([p for p, _ in pairs], ex.map(inspect_image, [p for p, _ in pairs])))
     bad = [f"{p}: {f['error']}" for p, f in facts.items() if f["error"]]
     if bad: raise DatasetError(f"{len(bad)} images cannot be used, nothing was published:\n  " + "\n  ".join(bad))
+    _refuse_duplicates(pairs, workers)
     names = dict(enumerate(names)) if isinstance(names, (list, tuple)) else dict(names) if names else \
         merge_class_names(*[[(rename or {}).get(n, n) for n in a.names.values()] for a in anns])
-    items, dropped = _plan(pairs, names, rename, group_by, tile_size, tile_overlap, min_visibility, background_ratio, seed, facts)
-    gsize, gcls = Counter(i.group for i in items), {}
-    for i in items: gcls.setdefault(i.group, Counter()).update(set(i.ann.class_names))
     fractions = {"train": 1 - val_fraction - test_fraction, "val": val_fraction, "test": test_fraction}
-    assign = split_groups(gcls, gsize, fractions, seed)
-    for i in items: i.split = assign[i.group]
-    staging_root = Path(settings.local_dir)/"staging"; staging_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=staging_root) as tmp:
+    items, dropped = _plan(pairs, names, rename, group_by, tile_size, tile_overlap, min_visibility, background_ratio, seed, facts,
+                           block_size, fractions)
+    if not block_size: _assign_group_splits(items, fractions, seed)
+    with tempfile.TemporaryDirectory(dir=_staging(settings)) as tmp:
         root = Path(tmp)/name
-        for s in {i.split for i in items} | {"train", "val"}:
-            (root/s/"images").mkdir(parents=True, exist_ok=True); (root/s/"labels").mkdir(parents=True, exist_ok=True)
-        by_src = {}
-        for i in items: by_src.setdefault(i.source, []).append(i)
-        def write_source(its):
-            img = open_displayed(its[0].source) if any(i.window for i in its) else None
-            for i in its: _write_item(i, root, resize, img)
-        with ThreadPoolExecutor(workers) as ex: list(ex.map(write_source, by_src.values()))
-        splits_present = [s for s in SPLITS if (root/s/"images").is_dir()]
-        data_yaml = {s: f"{s}/images" for s in splits_present}
-        data_yaml.update(nc=len(names), names={int(k): v for k, v in sorted(names.items())})
-        (root/"data.yaml").write_text(f"# YOLO dataset {name}, built by dronemlops {__version__}\n" + yaml.safe_dump(data_yaml, sort_keys=False))
-        sizes = np.array([[i.ann.width, i.ann.height] for i in items], dtype=float)
-        files = {p.relative_to(root).as_posix(): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()}
-        info = {"schema_version": 1, "name": name, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "dronemlops_version": __version__, "parent": parent,
-                "source": source if isinstance(source, dict) else {"description": source or str(images)},
-                "classes": [names[k] for k in sorted(names)], "splits": _stats(items, names),
-                "image_size": {k: {"min": int(sizes[:, j].min()), "max": int(sizes[:, j].max()), "mean": round(float(sizes[:, j].mean()), 1)}
-                               for j, k in enumerate(("width", "height"))},
-                "split": {"strategy": "grouped-stratified", "seed": seed, "fractions": fractions,
-                          "group_by": group_by if isinstance(group_by, str) or group_by is None else getattr(group_by, "__name__", "function")},
-                "tiling": {"tile_size": tile_size, "overlap": tile_overlap, "min_visibility": min_visibility, "background_ratio": background_ratio} if tile_size else None,
-                "resize": resize, "dropped_boxes": dropped,
-                "images_decoded_at_build": True,  # every image listed in `files` was fully decoded: a matching SHA-256 proves it still decodes
-                "tiles": {f"{i.split}/images/{i.out_name}": {"source": i.source.name, "x": i.window[0], "y": i.window[1],
-                                                              "width": i.window[2]-i.window[0], "height": i.window[3]-i.window[1]} for i in items if i.window},
-                "renamed": {f"{i.split}/images/{i.out_name}": i.source.name for i in items if not i.window and i.out_name != i.source.name},
-                "files": files}
+        _write_items(items, root, resize, workers)
+        (root/"data.yaml").write_text(_data_yaml(root, name, names))
+        info = _dataset_info(root, name, items, names, _split_record(block_size, seed, fractions, group_by, pairs, facts),
+                             source or str(images), parent,
+                             {"tile_size": tile_size, "overlap": tile_overlap, "min_visibility": min_visibility,
+                              "background_ratio": background_ratio} if tile_size else None, resize, dropped)
+        _publish(root, key, info, store, workers)
+    return info
+
+# %% ../nbs/05_dataset.ipynb #b1c0a021
+SAMPLE_RENAME = {"Dead": "Tree", "Alive": "Tree"}  # the sample's VOC files name a few trees by state: one class is what the starter detects
+
+def build_sample_dataset(name:str|None=None, # the version's name; default a timestamped "deepforest sample blocks"
+                         block_size:int=200, # side of the regions sent to train or val (and of the images, unless tile_size is smaller)
+                         tile_size:int|None=None, # cut regions larger than this into overlapping tiles; None: one image per region
+                         val_fraction:float=0.25, # share of each frame's regions for validation
+                         seed:int=0, # the split's seed
+                         settings:Settings|None=None, # whose workspace; default `load_settings()`
+                         store:Storage|None=None, # where to publish; default the workspace
+                         data_dir:str|Path|None=None, # a folder holding the sample's files; default the deepforest wheel's data/
+                        ) -> dict:
+    "Publish the bundled sample as a block-split YOLO dataset version; returns its dataset_info."
+    from dronemlops.sample import sample_files, SAMPLE_FRAMES
+    from dronemlops.annotations import read_voc
+    files = sample_files(data_dir)
+    return build_dataset([files[n] for n in SAMPLE_FRAMES], [read_voc(files[labels[0]]) for labels in SAMPLE_FRAMES.values()],
+                         name or dataset_name("deepforest sample blocks", seconds=True), rename=SAMPLE_RENAME,
+                         val_fraction=val_fraction, seed=seed, block_size=block_size, tile_size=tile_size,
+                         source={"description": "deepforest 2.1.0 data/ sample frames", "license": "MIT"},
+                         store=store, settings=settings)
+
+# %% ../nbs/05_dataset.ipynb #b1c0a031
+_SPLIT_ALIASES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
+
+def _yolo_split_dirs(root:Path) -> dict[str, list[Path]]:
+    "Split -> image folders named by a YOLO data.yaml (Ultralytics and Roboflow layouts: `path:`, lists, Roboflow's `../train/images`)."
+    y = root/"data.yaml"
+    try: d = yaml.safe_load(y.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e: raise DatasetError(f"{y}: cannot be read as YAML ({e}).") from None
+    if not isinstance(d, dict): raise DatasetError(f"{y}: must be a mapping with train/val entries.")
+    base = root/d["path"] if isinstance(d.get("path"), str) and not Path(d["path"]).is_absolute() else root
+    out = {}
+    for k, split in _SPLIT_ALIASES.items():
+        entries = d.get(k)
+        for e in ([entries] if isinstance(entries, str) else entries or []):
+            cands = [base/e, root/e, root/re.sub(r"^(\.\./)+", "", str(e))]  # Roboflow writes ../train/images next to the yaml
+            found = next((c for c in cands if c.is_dir() and c.resolve().is_relative_to(root.resolve())), None)
+            if found is None: raise DatasetError(f"{y}: {k}: {e} is not a folder inside {root} (tried {', '.join(map(str, cands))}).")
+            out.setdefault(split, []).append(found)
+    if "train" not in out or "val" not in out: raise DatasetError(f"{y}: names no train and val image folders (found {sorted(out) or 'none'}).")
+    return out
+
+def _yolo_names(root:Path) -> dict[int, str]:
+    d = yaml.safe_load((root/"data.yaml").read_text(encoding="utf-8"))
+    names = d.get("names")
+    names = dict(enumerate(names)) if isinstance(names, list) else names
+    if not isinstance(names, dict) or not names: raise DatasetError(f"{root/'data.yaml'}: has no class names (names: [a, b] or {{0: a}}).")
+    return {int(k): str(v) for k, v in names.items()}
+
+def _label_of(img:Path) -> Path:
+    "Ultralytics' rule: the label of .../images/x.jpg is .../labels/x.txt."
+    parts = list(img.parts)
+    i = len(parts) - 1 - parts[::-1].index("images") if "images" in parts else None
+    if i is None: return img.with_suffix(".txt")
+    return Path(*parts[:i], "labels", *parts[i+1:]).with_suffix(".txt")
+
+# %% ../nbs/05_dataset.ipynb #b1c0a032
+def _import_pairs(src:Path) -> tuple[list[tuple[Path, Annotations, str]], dict[int, str], str]:
+    "(image, annotations, split) for every image of a YOLO folder or a COCO export with one JSON per split folder; the class map; the layout."
+    from dronemlops.images import image_files
+    from dronemlops.annotations import read_yolo, read_coco
+    if (src/"data.yaml").is_file():
+        names, out = _yolo_names(src), []
+        for split, dirs in _yolo_split_dirs(src).items():
+            for d in dirs:
+                for img in image_files(d):
+                    f = inspect_image(img, decode=False)
+                    if f["error"]: raise DatasetError(f"{img}: {f['error']}")
+                    out.append((img, read_yolo(_label_of(img), f["width"], f["height"], names, img.name), split))
+        return out, names, "yolo"
+    jsons = {_SPLIT_ALIASES[d.name]: sorted(d.glob("*.json")) for d in src.iterdir() if d.is_dir() and d.name in _SPLIT_ALIASES}
+    jsons = {k: v for k, v in jsons.items() if v}
+    if not jsons: raise DatasetError(f"{src} is neither a YOLO dataset (no data.yaml) nor a COCO export (no train/ val/ valid/ test/ folders holding a .json).")
+    if "train" not in jsons or "val" not in jsons: raise DatasetError(f"{src}: a COCO export needs train/ and val/ (or valid/) folders with a .json each; found {sorted(jsons)}.")
+    out, names = [], {}
+    for split, files in jsons.items():
+        if len(files) > 1: raise DatasetError(f"{src/files[0].parent.name}: holds {len(files)} JSON files; keep one COCO file per split.")
+        anns = read_coco(files[0])
+        for a in anns:
+            img = files[0].parent/Path(a.image).name
+            if not img.is_file(): raise DatasetError(f"{files[0]}: image {a.image!r} is not in {files[0].parent}.")
+            out.append((img, a, split))
+            names.update(a.names)
+    return out, merge_class_names(names), "coco"
+
+def import_dataset(path:str|Path, # a YOLO dataset folder (data.yaml + split folders) or a COCO export (train/ val|valid/ [test/] folders, one .json each)
+                   name:str|None=None, # the version's name; default derived from the folder's name plus a timestamp
+                   min_train_images:int|None=None, # validation minimum for train (default from settings)
+                   min_val_images:int|None=None, # validation minimum for val (default from settings)
+                   store:Storage|None=None, # where to publish; default the workspace
+                   settings:Settings|None=None, # default `load_settings()`
+                   workers:int|None=None, # threads for copying; default every core
+                  ) -> dict:
+    "Publish an existing, already split dataset as a validated version, keeping its train/val/test split; returns its dataset_info."
+    from dronemlops.validate import validate_local
+    src = Path(path).expanduser()
+    if not src.is_dir(): raise DatasetError(f"{src} is not a folder: give the folder holding data.yaml (YOLO) or the split folders (COCO).")
+    name = check_dataset_name(name) if name else dataset_name(src.resolve().name, seconds=True)
+    settings = settings or load_settings()
+    store = store or open_storage(settings=settings)
+    key = f"{DATASETS_PREFIX}/{name}"
+    if store.is_published(key): raise DatasetError(f"{store.uri(key)} already exists and versions are immutable: choose a new name.")
+    triples, names, layout = _import_pairs(src)
+    if not triples: raise DatasetError(f"{src} holds no images.")
+    workers = workers or os.cpu_count() or 2
+    items, used = [], set()
+    for img, ann, split in triples:
+        stem, n, i = safe_stem(img.name), None, 1
+        n = f"{stem}{img.suffix.lower()}"
+        while n.lower() in used: i += 1; n = f"{stem}_{i}{img.suffix.lower()}"
+        used.add(n.lower())
+        items.append(_Item(img, remap(ann, names), img.parent.parent.name, n, None, split))
+    with tempfile.TemporaryDirectory(dir=_staging(settings)) as tmp:
+        root = Path(tmp)/name
+        _write_items(items, root, None, workers)
+        (root/"data.yaml").write_text(_data_yaml(root, name, names))
+        info = _dataset_info(root, name, items, names, {"strategy": "imported", "layout": layout, "from": str(src.resolve())},
+                             {"description": f"imported from {src.resolve()} ({layout})"})
         (root/"dataset_info.json").write_text(json.dumps(info, indent=2))
-        store.publish(root, key, metadata={"kind": "dataset", "classes": info["classes"]}, workers=workers)
+        rep = validate_local(root, min_train_images, min_val_images, settings)
+        if not rep.ok:
+            more = f" (and {len(rep.errors) - 3} more)" if len(rep.errors) > 3 else ""
+            raise DatasetError(f"{src} does not make a valid version, nothing was published: {'; '.join(str(f) for f in rep.errors[:3])}{more}.")
+        _publish(root, key, info, store, workers)
     return info

@@ -100,41 +100,60 @@ def _split_items(root:Path, split:str) -> list[tuple[Path, Path]]:
     if not d.is_dir(): raise EvaluationError(f"The dataset has no {split!r} split ({d} is missing).")
     return [(p, root/split/"labels"/(p.stem + ".txt")) for p in sorted(d.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
 
+def _per_source(gts:list[Annotations], preds:list[Annotations], names:Mapping[int, str], info:Mapping, split:str) -> dict:
+    "Metrics per source frame (a site, a flight) when the split's images are tiles of larger frames (dataset_info.json's `tiles`)."
+    tiles = info.get("tiles") or {}
+    src = [tiles.get(f"{split}/images/{g.image}", {}).get("source") for g in gts]
+    if not tiles or None in src: return {}
+    out = {}
+    for s in sorted(set(src)):
+        idx = [i for i, x in enumerate(src) if x == s]
+        m = score_predictions([gts[i] for i in idx], [preds[i] for i in idx], names)
+        out[s] = {k: m[k] for k in ("images", "instances", "precision", "recall", "mAP50", "mAP50-95")}
+    return out
+
 def evaluation_document(e:Evaluation) -> dict:
     "evaluation.json content, shaped for a SageMaker Pipelines PropertyFile: {'metrics': {'mAP50': {'value': ...}, ...}}."
     m = e.metrics
     return {"metrics": {k: {"value": m[k]} for k in ("mAP50", "mAP50-95", "precision", "recall")},
             "per_class": m["per_class"], "confusion_matrix": {"labels": m["confusion_labels"], "matrix": m["confusion_matrix"]},
             "speed_ms_per_image": e.speed_ms_per_image, "model": e.model, "dataset": e.dataset, "split": e.split,
-            "images": m["images"], "instances": m["instances"]}
+            "images": m["images"], "instances": m["instances"], "per_source": m.get("per_source", {})}
 
-def evaluate(weights:str|Path, # a .pt file (see `registry.model_weights` for registry URIs)
+def evaluate(weights:str|Path, # a .pt file, "starter", or a registry reference ("@champion", "models:/drone-detector/3")
              dataset:str|Path, # a dataset version name, folder or s3:// URI (validated first)
              split:str="val", # "val" or "test"
              out_dir:str|Path|None=None, # where evaluation.json, predictions.json and plots go
-             imgsz:int=640, conf:float=0.001, iou:float=0.7, max_det:int=300, device:str|int="auto",
-             settings:Settings|None=None, **validate_kw) -> Evaluation:
+             imgsz:int=640, # inference image size (use the training size)
+             conf:float=0.001, # keep detections down to this score (low: the PR curve needs them)
+             iou:float=0.7, # NMS IoU threshold
+             max_det:int=300, # most detections per image
+             device:str|int="auto", # "auto", "cpu" or a GPU index
+             settings:Settings|None=None, # default `load_settings()`
+             **validate_kw, # dataset validation options, e.g. min_val_images
+            ) -> Evaluation:
     "Evaluate a model on a dataset split: metrics per class, confusion matrix, PR curves, speed, evaluation.json."
     from dronemlops.validate import load_dataset
-    from dronemlops.train import ultralytics_ready, _device
+    from dronemlops.train import load_detector, _device
     settings = settings or load_settings()
     ds = load_dataset(str(dataset), settings=settings, **validate_kw)
     names = {i: n for i, n in enumerate(ds.info["classes"])}
     items = _split_items(ds.path, split)
-    YOLO = ultralytics_ready(settings)
+    if str(weights) == "starter" or str(weights).startswith(("@", "models:/")):  # the starter or a registry reference: the same resolution as training
+        from dronemlops.train import resolve_model
+        weights = resolve_model(str(weights), settings)
     if not Path(weights).is_file(): raise EvaluationError(f"Model weights {weights} do not exist.")
-    model = YOLO(str(weights))
+    model = load_detector(weights, settings)
     out = Path(out_dir or Path(settings.local_dir)/"evaluations"/f"{ds.name}-{split}-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
     gts, preds, speed = [], [], []
     for img, lbl in items:
         r = model.predict(str(img), imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, device=_device(device), verbose=False)[0]
-        h, w = r.orig_shape
-        gts.append(read_yolo(lbl, w, h, names, img.name))
-        b = r.boxes
-        preds.append(Annotations(img.name, w, h, b.xyxy.cpu().numpy(), b.cls.cpu().numpy().astype(int), b.conf.cpu().numpy(), names=names))
+        p = Annotations.from_ultralytics(r, img.name).replace(names=names)
+        gts.append(read_yolo(lbl, p.width, p.height, names, img.name)); preds.append(p)
         speed.append(r.speed)
     metrics = score_predictions(gts, preds, names, plots_dir=out)
+    metrics["per_source"] = _per_source(gts, preds, names, ds.info, split)
     spd = {k: round(float(np.mean([s[k] for s in speed])), 3) for k in ("preprocess", "inference", "postprocess")} if speed else {}
     e = Evaluation(str(weights), ds.name, split, metrics, spd, out)
     (out/"predictions.json").write_text(json.dumps(coco_dict(preds, names)))

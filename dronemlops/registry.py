@@ -9,18 +9,18 @@ from __future__ import annotations
 import re, time, tempfile
 from pathlib import Path
 from .config import Settings, DroneMLOpsError, load_settings
-from .tracking import configure_mlflow
+from .tracking import configure_mlflow, registered_weights, store_missing, REGISTERED_MODEL
 from .evaluate import GateDecision
 
 # %% auto #0
-__all__ = ['MODEL_NAME', 'CHAMPION', 'CHALLENGER', 'PREVIOUS', 'RegistryError', 'check_model_name', 'register', 'alias_version',
-           'promote', 'rollback', 'versions_table', 'model_weights']
+__all__ = ['MODEL_NAME', 'CHAMPION', 'CHALLENGER', 'PREVIOUS', 'RegistryError', 'check_model_name', 'register',
+           'register_weights', 'alias_version', 'promote', 'rollback', 'versions_table', 'model_weights']
 
 # %% ../nbs/10_registry.ipynb #5f05f0da
 class RegistryError(DroneMLOpsError):
     "A registry operation was refused; the message says why."
 
-MODEL_NAME = "drone-detector"
+MODEL_NAME = REGISTERED_MODEL
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous-champion"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 
@@ -32,12 +32,18 @@ def check_model_name(name:str) -> str:
     return name
 
 # %% ../nbs/10_registry.ipynb #96f22092
-def _client(settings:Settings|None):
-    return configure_mlflow(settings or load_settings()).MlflowClient()
+def _client(settings:Settings|None, read_only:bool=False):
+    "An MLflow client; a reader (read_only) of a store that does not exist yet is refused at once, without creating it."
+    settings = settings or load_settings()
+    if read_only and (why := store_missing(settings)): raise RegistryError(f"No registered models: {why}. Train and register one first (`make demo` registers the starter).")
+    return configure_mlflow(settings).MlflowClient()
 
 def register(run_id:str, # the training run holding the pyfunc model
-             name:str=MODEL_NAME, evaluation:dict|None=None, # the run's evaluation.json content (its metrics become version tags)
-             artifact:str="model", settings:Settings|None=None) -> str:
+             name:str=MODEL_NAME, # the registered model
+             evaluation:dict|None=None, # the run's evaluation.json content (its metrics become version tags)
+             artifact:str="model", # the run's model artifact
+             settings:Settings|None=None, # default `load_settings()`
+            ) -> str:
     "Register the run's model as a new version of `name` with alias `challenger`; returns the version."
     check_model_name(name)
     c = _client(settings)
@@ -54,6 +60,28 @@ def register(run_id:str, # the training run holding the pyfunc model
     except MlflowException as e: raise RegistryError(f"Cannot register runs:/{run_id}/{artifact} as {name}: {e.message}") from None
     c.set_registered_model_alias(name, CHALLENGER, mv.version)
     return str(mv.version)
+
+def register_weights(weights:str|Path, # a detector .pt (e.g. the starter's, or one trained elsewhere)
+                     dataset, # the `LoadedDataset` it is evaluated on (its val images give the model's input example)
+                     evaluation:dict|None=None, # its evaluation.json content on that dataset
+                     run_name:str="imported-weights", # the MLflow run that holds it
+                     tags:dict|None=None, # extra run tags, e.g. {"starter": "true"}
+                     params:dict|None=None, # run params, e.g. the recipe from a model card
+                     name:str=MODEL_NAME, # the registered model
+                     settings:Settings|None=None, # default `load_settings()`
+                    ) -> str:
+    "Register weights that were not trained by `train` (the starter, a partner's model): an MLflow run holds them as a pyfunc model; returns the version."
+    from dronemlops.tracking import TrainingTracker
+    settings = settings or load_settings()
+    tr = TrainingTracker(settings)
+    run_id = tr.start(run_name=run_name, params=params, dataset=dataset, tags={"dronemlops.kind": "imported-weights", **(tags or {})})
+    try:
+        tr.client.log_artifact(run_id, str(weights), "weights")
+        tr.log_model(Path(weights), dataset)
+        tr.end("FINISHED")
+    except BaseException as e:
+        tr.end("FAILED", f"{type(e).__name__}: {e}"); raise
+    return register(run_id, name=name, evaluation=evaluation, settings=settings)
 
 def alias_version(alias:str=CHAMPION, name:str=MODEL_NAME, settings:Settings|None=None) -> str|None:
     "The version behind an alias, or None."
@@ -74,9 +102,13 @@ def promote(version:str, decision:GateDecision, name:str=MODEL_NAME, settings:Se
     c.set_model_version_tag(name, version, "promotion_reason", f"{stamp} {decision}")
     return True
 
-def rollback(name:str=MODEL_NAME, reason:str="manual rollback", settings:Settings|None=None) -> str:
+def rollback(name:str=MODEL_NAME, # the registered model
+             reason:str="manual rollback", # recorded on both versions
+             settings:Settings|None=None, # default `load_settings()`
+            ) -> str:
     "Make the previous champion champion again; returns its version."
-    c = _client(settings)
+    c = _client(settings, read_only=True)
+    _registered(c, name)
     prev, cur = alias_version(PREVIOUS, name, settings), alias_version(CHAMPION, name, settings)
     if prev is None: raise RegistryError(f"{name} has no previous champion to roll back to.")
     c.set_registered_model_alias(name, CHAMPION, prev)
@@ -84,12 +116,19 @@ def rollback(name:str=MODEL_NAME, reason:str="manual rollback", settings:Setting
     c.set_model_version_tag(name, prev, "promotion_reason", f"{time.strftime('%Y-%m-%dT%H:%M:%S')} rollback: {reason}")
     return prev
 
+def _registered(c, name:str):
+    "The registered model `name`, or a RegistryError saying none exists yet."
+    from mlflow.exceptions import MlflowException
+    try: return c.get_registered_model(name)
+    except MlflowException: raise RegistryError(f"No registered model {name!r} in this MLflow store yet: train and register one "
+                                                "(`make demo` registers the starter), or check the tracking URI (`dronemlops config`).") from None
+
 def versions_table(name:str=MODEL_NAME, settings:Settings|None=None):
     "Every version with its aliases, metrics, dataset and promotion notes, newest first."
     import pandas as pd
-    c = _client(settings)
+    c = _client(settings, read_only=True)
     aliases = {}
-    for a, v in c.get_registered_model(name).aliases.items(): aliases.setdefault(str(v), []).append(a)
+    for a, v in _registered(c, name).aliases.items(): aliases.setdefault(str(v), []).append(a)
     rows = []
     for mv in c.search_model_versions(f"name='{name}'"):
         t = mv.tags
@@ -100,15 +139,12 @@ def versions_table(name:str=MODEL_NAME, settings:Settings|None=None):
                      "created": pd.Timestamp(mv.creation_timestamp, unit="ms")})
     return pd.DataFrame(rows).sort_values("version", ascending=False).reset_index(drop=True)
 
-def model_weights(alias_or_version:str=CHAMPION, name:str=MODEL_NAME, dest:str|Path|None=None, settings:Settings|None=None) -> Path:
+def model_weights(alias_or_version:str=CHAMPION, # an alias ("champion") or a version number
+                  name:str=MODEL_NAME, # the registered model
+                  dest:str|Path|None=None, # download folder; default a new folder under the local state folder
+                  settings:Settings|None=None, # default `load_settings()`
+                 ) -> Path:
     "Download a registered version's weights (by alias or version number); returns the .pt path."
-    import mlflow
-    settings = settings or load_settings()
-    configure_mlflow(settings)
-    ref = f"models:/{name}@{alias_or_version}" if not str(alias_or_version).isdigit() else f"models:/{name}/{alias_or_version}"
-    dest = Path(dest or tempfile.mkdtemp(dir=Path(settings.local_dir).mkdir(parents=True, exist_ok=True) or settings.local_dir))
-    try: local = Path(mlflow.artifacts.download_artifacts(f"{ref}", dst_path=str(dest)))
-    except Exception as e: raise RegistryError(f"Cannot fetch {ref}: {e}") from None
-    found = sorted(local.rglob("*.pt"))
-    if not found: raise RegistryError(f"{ref} holds no .pt weights.")
-    return found[0]
+    ref = str(alias_or_version)
+    try: return registered_weights(ref if ref.isdigit() else f"@{ref}", name=name, dest=dest, settings=settings)
+    except DroneMLOpsError as e: raise RegistryError(str(e)) from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil, tempfile, importlib.metadata as md
 from pathlib import Path
 from .config import Settings, DroneMLOpsError, load_settings
-from .storage import Storage, open_storage, sha256_file
+from .storage import Storage, open_storage, sha256_file, check_name
 
 # %% auto #0
 __all__ = ['SAMPLE_PACKAGE', 'SAMPLE_NAME', 'RAW_PREFIX', 'SAMPLE_FRAMES', 'RESERVED_FRAMES', 'SampleError',
@@ -55,6 +55,7 @@ def prepare_sample(settings:Settings|None=None, # whose workspace receives the s
                    data_dir:str|Path|None=None, # the deepforest data folder; default: found from the installed wheel
                   ) -> dict:
     "Publish the bundled sample as raw collection `raw/<name>` (once); returns its manifest."
+    check_name(name, "Raw collection name")  # an empty name would publish over `raw/` itself
     store = store or open_storage(settings=settings or load_settings())
     files, key = sample_files(data_dir), f"{RAW_PREFIX}/{name}"
     if store.is_published(key):

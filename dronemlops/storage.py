@@ -6,18 +6,18 @@ Docs: https://dronemlops.github.io/dronemlops/storage.html.md"""
 
 # %% ../nbs/01_storage.ipynb #52096e23
 from __future__ import annotations
-import os, re, json, shutil, hashlib, uuid, datetime as dt
+import os, re, json, shutil, hashlib, uuid, functools, contextlib, datetime as dt
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 from tqdm import tqdm
 from . import __version__
-from .config import Settings, DroneMLOpsError, load_settings
+from .config import Settings, DroneMLOpsError, load_settings, os_problem
 
 # %% auto #0
-__all__ = ['MARKER', 'PARTIAL', 'StorageError', 'NotFoundError', 'PublishError', 'clean_key', 'atomic_write', 'sha256_file',
-           'tree_files', 'build_manifest', 'Storage', 'LocalStorage', 'S3Storage', 'open_storage', 'open_uri',
-           'fetch_version']
+__all__ = ['MARKER', 'PARTIAL', 'S3_CONNECT_TIMEOUT', 'S3_RETRIES', 'StorageError', 'NotFoundError', 'PublishError', 'clean_key',
+           'atomic_write', 'check_name', 'os_errors', 'sha256_file', 'tree_files', 'build_manifest', 'Storage',
+           'LocalStorage', 'S3Storage', 'open_storage', 'open_uri', 'fetch_version']
 
 # %% ../nbs/01_storage.ipynb #3a06e309
 class StorageError(DroneMLOpsError):
@@ -59,6 +59,33 @@ def atomic_write(dest:str|Path, # the file to (re)write
     finally: tmp.unlink(missing_ok=True)
     return dest
 
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+def check_name(name:str, # a collection or version name: one folder under a prefix such as `raw/`
+               what:str="Name", # what the name is, for the error message
+              ) -> str:
+    "Return `name` if it is a plain name (letters, digits, '.', '_', '-'); refuse empty names, paths and `..`."
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        raise StorageError(f"{what} {name!r} is not a valid name: use 1-128 letters, digits, '.', '_' or '-', "
+                           "starting with a letter or digit (no '/', spaces or '..').")
+    return name
+
+@contextlib.contextmanager
+def os_errors(where:str):
+    "Turn OS errors that bad input causes (no permission, a file in place of a folder, a link loop, a full disk) into a StorageError naming the path; others pass."
+    try: yield
+    except DroneMLOpsError: raise
+    except OSError as e:
+        if os_problem(e) is None: raise
+        raise StorageError(f"Cannot use {e.filename or where} ({where}): {os_problem(e)}.") from None
+
+def _os_errors(method:Callable) -> Callable:
+    "Decorate a storage method so that OS errors from bad input name the path and the workspace."
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with os_errors(f"workspace {self.root}"): return method(self, *args, **kwargs)
+    return wrapper
+
 def _join(*keys:str) -> str: return "/".join(k.strip("/") for k in keys if k and k.strip("/"))
 
 def _hidden(key:str) -> bool: return any(p.startswith(".") and PARTIAL in p for p in key.split("/"))
@@ -74,14 +101,15 @@ def sha256_file(path:str|Path, chunk:int=1<<20) -> str:
 def tree_files(src:str|Path) -> dict[str, Path]:
     "Files under `src` as {relative posix key: path}, sorted, skipping in-progress temporaries."
     src = Path(src)
-    if not src.is_dir(): raise NotFoundError(f"Folder {src} does not exist.")
-    return {p.relative_to(src).as_posix(): p for p in sorted(src.rglob("*")) if p.is_file() and not _hidden(p.relative_to(src).as_posix())}
+    with os_errors(f"folder {src}"):
+        if not src.is_dir(): raise NotFoundError(f"Folder {src} does not exist.")
+        return {p.relative_to(src).as_posix(): p for p in sorted(src.rglob("*")) if p.is_file() and not _hidden(p.relative_to(src).as_posix())}
 
 def build_manifest(src:str|Path, name:str, metadata:dict|None=None, workers:int=4) -> dict:
     "The `_PUBLISHED.json` content for the files under `src`: sizes and SHA-256s, plus `metadata`."
     files = tree_files(src)
     if MARKER in files: raise PublishError(f"{Path(src)/MARKER} exists in the source: it is reserved for the publish manifest.")
-    with ThreadPoolExecutor(workers) as ex: sums = list(ex.map(sha256_file, files.values()))
+    with os_errors(f"folder {src}"), ThreadPoolExecutor(workers) as ex: sums = list(ex.map(sha256_file, files.values()))
     return {"name": name, "published_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "dronemlops_version": __version__, "metadata": metadata or {},
             "files": {k: {"size": p.stat().st_size, "sha256": h} for (k, p), h in zip(files.items(), sums)}}
@@ -192,15 +220,29 @@ class Storage:
 # %% ../nbs/01_storage.ipynb #e0c30b2e
 class LocalStorage(Storage):
     "Storage in a local folder; writes go to a temporary name and are renamed into place."
-    def __init__(self, root:str|Path): self.root = str(Path(root).expanduser().resolve())
+    def __init__(self, root:str|Path):
+        self.root = str(Path(root).expanduser().absolute())  # named by the errors below; resolved next
+        with os_errors(f"workspace {self.root}"):
+            self.root = str(self._resolve(Path(self.root)))
+            is_file = Path(self.root).exists() and not Path(self.root).is_dir()
+        if is_file: raise StorageError(f"Workspace {self.root} is a file, not a folder: point the workspace at a folder "
+                                       "(it is created when missing) or move the file away.")
     def uri(self, key:str="") -> str: return str(Path(self.root, self.key(key))) if key else self.root
+
+    def _resolve(self, p:Path) -> Path:
+        "`p` with symlinks resolved; a symlink loop is a StorageError naming it."
+        try: return p.resolve()
+        except RuntimeError as e:  # Python up to 3.12 reports a symlink loop this way; 3.13 raises OSError ELOOP, translated by os_errors
+            raise StorageError(f"{p} cannot be used (workspace {self.root}): {e}; fix or remove the link.") from None
 
     def path(self, key:str) -> Path:
         "The local path of `key`; refused if a symlink would take it outside the root."
         p = Path(self.root, self.key(key))
-        if not p.resolve().is_relative_to(self.root): raise StorageError(f"Path {key!r} resolves outside the workspace {self.root}.")
+        with os_errors(f"workspace {self.root}"): real = self._resolve(p)
+        if not real.is_relative_to(self.root): raise StorageError(f"Path {key!r} resolves outside the workspace {self.root}.")
         return p
 
+    @_os_errors
     def ls(self, prefix:str="", recursive:bool=False) -> list[str]:
         base = self.path(prefix)
         if base.is_file(): return [self.key(prefix)]
@@ -210,34 +252,42 @@ class LocalStorage(Storage):
         else: keys = [rel(p) + ("/" if p.is_dir() else "") for p in base.iterdir()]
         return sorted(k for k in keys if not _hidden(k))
 
+    @_os_errors
     def exists(self, key:str) -> bool: return self.path(key).is_file()
 
+    @_os_errors
     def read_bytes(self, key:str) -> bytes:
         p = self.path(key)
         if not p.is_file(): raise NotFoundError(f"{p} does not exist.")
         return p.read_bytes()
 
+    @_os_errors
     def write_bytes(self, key:str, data:bytes) -> str:
         atomic_write(self.path(key), lambda t: t.write_bytes(data)); return self.key(key)
 
+    @_os_errors
     def put_file(self, src:str|Path, key:str) -> str:
         atomic_write(self.path(key), lambda t: shutil.copyfile(src, t)); return self.key(key)
 
+    @_os_errors
     def get_file(self, key:str, dest:str|Path) -> Path:
         src = self.path(key)
         if not src.is_file(): raise NotFoundError(f"{src} does not exist.")
         return atomic_write(dest, lambda t: shutil.copyfile(src, t))
 
+    @_os_errors
     def _all_keys(self, prefix:str) -> list[str]:
         "Everything under `prefix`, hidden partial leftovers included (so delete cleans them)."
         base = self.path(prefix)
         return sorted(p.relative_to(self.root).as_posix() for p in base.rglob("*") if p.is_file()) if base.is_dir() else []
 
+    @_os_errors
     def _delete_keys(self, keys:list[str]) -> None:
         for k in keys: self.path(k).unlink(missing_ok=True)
         for d in sorted({self.path(k).parent for k in keys}, key=lambda p: -len(p.parts)):  # prune emptied folders
             while d != Path(self.root) and d.is_dir() and not any(d.iterdir()): d.rmdir(); d = d.parent
 
+    @_os_errors
     def _publish(self, files, key, manifest, workers, callback) -> None:
         final = self.path(key)
         if final.exists(): raise PublishError(f"{final} exists but is not a published version: remove it or publish under another name.")
@@ -255,6 +305,7 @@ class LocalStorage(Storage):
         finally:
             if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
 
+    @_os_errors
     def clean_partial(self, prefix:str="", dry_run:bool=False) -> list[str]:
         "Remove leftovers of interrupted publishes and writes (hidden `.partial-` entries) under `prefix`."
         base = self.path(prefix)
@@ -264,43 +315,85 @@ class LocalStorage(Storage):
         return sorted(p.relative_to(self.root).as_posix() for p in found)
 
 # %% ../nbs/01_storage.ipynb #60a6c3a3
+S3_CONNECT_TIMEOUT = 5  # seconds to wait for a TCP connection to the S3 endpoint
+S3_RETRIES = 3  # retries after the first attempt (throttling, 5xx, dropped connections)
+_CREDS_FIX = ("Set aws_profile (dronemlops.toml or DRONEMLOPS_AWS_PROFILE) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; "
+              "for a local S3 API (moto, MinIO) also set aws_endpoint_url.")
+
+def _one_line(e:Exception) -> str: return " ".join(str(e).split())
+
 class S3Storage(Storage):
     "Storage under an `s3://bucket/prefix`, through boto3; region, profile and endpoint come from `Settings`."
     def __init__(self, root:str, settings:Settings|None=None, workers:int=8):
-        import boto3, botocore.config, botocore.exceptions
+        import boto3, boto3.exceptions, botocore.config, botocore.exceptions
         self._exc = botocore.exceptions
+        self._boto3_error = boto3.exceptions.Boto3Error  # boto3's transfer wrappers (S3UploadFailedError, RetriesExceededError)
+        self._errors = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, self._boto3_error)
         s = settings or load_settings()
         m = re.match(r"^s3://([^/]+)/?(.*)$", root)
         if not m: raise StorageError(f"{root!r} is not an s3://bucket[/prefix] URI.")
         self.bucket, self.prefix, self.root = m.group(1), m.group(2).strip("/"), root.rstrip("/")
-        src = lambda k: s.sources.get(k, "default")
-        try: session = boto3.Session(profile_name=s.aws_profile, region_name=s.aws_region)
-        except botocore.exceptions.ProfileNotFound:
-            raise StorageError(f"AWS profile {s.aws_profile!r} (setting aws_profile, {src('aws_profile')}) is not in your AWS config; "
-                               f"fix the name or run `aws configure --profile {s.aws_profile}`.") from None
-        if session.get_credentials() is None:
-            raise StorageError(f"Workspace {root} needs AWS credentials and none were found. Set aws_profile (dronemlops.toml or "
-                               "DRONEMLOPS_AWS_PROFILE) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; for a local S3 API (moto, MinIO) "
-                               "also set aws_endpoint_url.")
-        cfg = botocore.config.Config(max_pool_connections=max(10, 2*workers), retries={"max_attempts": 5, "mode": "standard"})
-        self.client = session.client("s3", endpoint_url=s.aws_endpoint_url, config=cfg)
+        self._settings = s
+        session = self._session(s)
+        cfg = botocore.config.Config(max_pool_connections=max(10, 2*workers), connect_timeout=S3_CONNECT_TIMEOUT,
+                                     retries={"max_attempts": S3_RETRIES, "mode": "standard"})
+        try: self.client = session.client("s3", endpoint_url=s.aws_endpoint_url, config=cfg)
+        except (ValueError, botocore.exceptions.BotoCoreError) as e:  # botocore: ValueError for an invalid endpoint URL, InvalidRegionError
+            raise StorageError(f"Cannot open workspace {self.root}: {_one_line(e)}. Check the S3 endpoint ({self._endpoint_origin()}) "
+                               f"and the region ({self._src('aws_region')}).") from None
         from boto3.s3.transfer import TransferConfig
         self.transfer = TransferConfig(max_concurrency=4)
+
+    def _src(self, key:str) -> str: return f"setting {key}, {self._settings.sources.get(key, 'default')}"
+
+    def _endpoint_origin(self) -> str:
+        "Where the S3 endpoint comes from, for error messages."
+        if self._settings.aws_endpoint_url: return self._src("aws_endpoint_url")
+        return "from AWS_ENDPOINT_URL, your AWS config or AWS's default; set aws_endpoint_url to choose it"
+
+    def _session(self, s:Settings):
+        "A boto3 session with credentials; a missing profile or no credentials is a StorageError saying how to fix it."
+        import boto3
+        try:
+            session = boto3.Session(profile_name=s.aws_profile, region_name=s.aws_region)
+            creds = session.get_credentials()
+        except self._exc.ProfileNotFound:
+            raise StorageError(f"AWS profile {s.aws_profile!r} ({self._src('aws_profile')}) is not in your AWS config; "
+                               f"fix the name or run `aws configure --profile {s.aws_profile}`.") from None
+        except self._exc.BotoCoreError as e:  # e.g. a credential_process or SSO login that fails
+            raise StorageError(f"AWS credentials for workspace {self.root} could not be loaded: {_one_line(e)}. {_CREDS_FIX}") from None
+        if creds is None: raise StorageError(f"Workspace {self.root} needs AWS credentials and none were found. {_CREDS_FIX}")
+        return session
 
     def uri(self, key:str="") -> str: return f"s3://{self.bucket}/{_join(self.prefix, self.key(key))}".rstrip("/")
     def _k(self, key:str) -> str: return _join(self.prefix, self.key(key))
     def _rel(self, k:str) -> str: return k[len(self.prefix):].lstrip("/") if self.prefix else k
 
+    def _endpoint(self) -> str: return f"{self.client.meta.endpoint_url} ({self._endpoint_origin()})"
+
     def _err(self, e:Exception, key:str) -> StorageError:
-        "Turn a botocore error into a StorageError that names the URI."
+        "Turn a botocore/boto3 error into a StorageError that names the URI (and endpoint) and says how to fix it."
+        if isinstance(e, self._boto3_error): e = getattr(e, "last_exception", None) or e.__context__ or e  # the botocore error inside
         code = getattr(e, "response", {}).get("Error", {}).get("Code", "")
         if code in ("404", "NoSuchKey", "NotFound"): return NotFoundError(f"{self.uri(key)} does not exist.")
         if code == "NoSuchBucket": return StorageError(f"Bucket {self.bucket!r} of workspace {self.root} does not exist; create it or fix `workspace`.")
-        return StorageError(f"S3 error on {self.uri(key)}: {e}")
+        if code == "PreconditionFailed": return PublishError(f"{self.uri(key)} was published by another writer while this publish ran.")
+        if code in ("403", "AccessDenied", "AllAccessDisabled"):
+            return StorageError(f"Access denied to {self.uri(key)}: the AWS credentials ({self._src('aws_profile')}) lack permission on bucket "
+                                f"{self.bucket!r}; use a profile that has access or fix the bucket policy.")
+        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "TokenRefreshRequired"):
+            return StorageError(f"The S3 endpoint {self._endpoint()} refused the AWS credentials ({code}) for {self.uri(key)}. {_CREDS_FIX}")
+        if isinstance(e, (self._exc.ConnectionError, self._exc.HTTPClientError)):  # refused, timed out, DNS, proxy, TLS
+            return StorageError(f"Cannot reach the S3 endpoint {self._endpoint()} for {self.uri(key)}: {_one_line(e)}. "
+                                "Check that the URL is right and the service is running, or your network and proxy settings.")
+        if isinstance(e, (self._exc.NoCredentialsError, self._exc.PartialCredentialsError, self._exc.CredentialRetrievalError,
+                          self._exc.TokenRetrievalError, self._exc.SSOError)):
+            return StorageError(f"No usable AWS credentials for {self.uri(key)}: {_one_line(e)}. {_CREDS_FIX}")
+        return StorageError(f"S3 error on {self.uri(key)} (endpoint {self._endpoint()}): {_one_line(e)}")
 
     def _call(self, key:str, fn:Callable, *args, **kwargs):
         try: return fn(*args, **kwargs)
-        except (self._exc.ClientError, self._exc.BotoCoreError) as e: raise self._err(e, key) from None
+        except self._errors as e: raise self._err(e, key) from None
 
     def ls(self, prefix:str="", recursive:bool=False) -> list[str]:
         base = self._k(prefix)
@@ -314,11 +407,8 @@ class S3Storage(Storage):
         return sorted(k for k in keys if not _hidden(k))
 
     def exists(self, key:str) -> bool:
-        try: self.client.head_object(Bucket=self.bucket, Key=self._k(key)); return True
-        except self._exc.ClientError as e:
-            err = self._err(e, key)
-            if isinstance(err, NotFoundError): return False
-            raise err from None
+        try: self._call(key, self.client.head_object, Bucket=self.bucket, Key=self._k(key)); return True
+        except NotFoundError: return False
 
     def read_bytes(self, key:str) -> bytes:
         return self._call(key, lambda: self.client.get_object(Bucket=self.bucket, Key=self._k(key))["Body"].read())
@@ -326,9 +416,11 @@ class S3Storage(Storage):
     def write_bytes(self, key:str, data:bytes) -> str:
         self._call(key, self.client.put_object, Bucket=self.bucket, Key=self._k(key), Body=data); return self.key(key)
 
+    @_os_errors
     def put_file(self, src:str|Path, key:str) -> str:
         self._call(key, self.client.upload_file, str(src), self.bucket, self._k(key), Config=self.transfer); return self.key(key)
 
+    @_os_errors
     def get_file(self, key:str, dest:str|Path) -> Path:
         return atomic_write(dest, lambda t: self._call(key, self.client.download_file, self.bucket, self._k(key), str(t), Config=self.transfer))
 
@@ -344,13 +436,8 @@ class S3Storage(Storage):
         self._pool(list(files.items()), put, workers, False, f"publish {key}")
         stale = [k for k in self.ls(key, recursive=True) if k[len(key)+1:] not in files]  # leftovers of an interrupted attempt
         if stale: self._delete_keys(stale)
-        try:
-            self.client.put_object(Bucket=self.bucket, Key=self._k(_join(key, MARKER)), IfNoneMatch="*",
-                                   Body=json.dumps(manifest, indent=2, sort_keys=True).encode())
-        except self._exc.ClientError as e:
-            if e.response.get("Error", {}).get("Code") == "PreconditionFailed":
-                raise PublishError(f"{self.uri(key)} was published by another writer while this publish ran.") from None
-            raise self._err(e, key) from None
+        self._call(key, self.client.put_object, Bucket=self.bucket, Key=self._k(_join(key, MARKER)), IfNoneMatch="*",
+                   Body=json.dumps(manifest, indent=2, sort_keys=True).encode())  # refused (PreconditionFailed) if another writer won
 
 # %% ../nbs/01_storage.ipynb #bbd4efd9
 def open_storage(root:str|Path|None=None, # a local folder or s3:// URI; default: the workspace from settings
@@ -376,13 +463,15 @@ def fetch_version(store:Storage, # where the version is published
     man = store.manifest(key)  # refuses incomplete versions
     if isinstance(store, LocalStorage): return store.path(key)
     cache = Path(cache_dir or Path((settings or load_settings()).local_dir)/"cache")/store.bucket/store._k(key)
-    if cache.is_dir() and (cache/MARKER).is_file() and json.loads((cache/MARKER).read_text()) == man: return cache
+    with os_errors(f"local cache of {store.uri(key)}, under local_dir"):
+        if cache.is_dir() and (cache/MARKER).is_file() and json.loads((cache/MARKER).read_text()) == man: return cache
     tmp = cache.parent/f".{cache.name}{PARTIAL}{uuid.uuid4().hex[:8]}"
     try:
         store.download_tree(key, tmp, progress=False)
         store.verify(key, tmp)
-        if cache.exists(): shutil.rmtree(cache)
-        os.rename(tmp, cache)
+        with os_errors(f"local cache of {store.uri(key)}, under local_dir"):
+            if cache.exists(): shutil.rmtree(cache)
+            os.rename(tmp, cache)
     finally:
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
     return cache

@@ -6,16 +6,17 @@ Docs: https://dronemlops.github.io/dronemlops/tracking.html.md"""
 
 # %% ../nbs/07_tracking.ipynb #621ed3e2
 from __future__ import annotations
-import os, io, time, base64, tempfile, warnings, subprocess
+import os, io, re, time, base64, shutil, tempfile, warnings, subprocess
 from pathlib import Path
 from typing import Mapping
 from .config import Settings, DroneMLOpsError, load_settings, apply_environment
 from .storage import sha256_file
 
 # %% auto #0
-__all__ = ['PROFILE_EXPERIMENT', 'TRAINING_EXPERIMENT', 'DETECTION_COLUMNS', 'local_tracking_uri', 'configure_mlflow',
-           'experiment_id', 'log_profile', 'git_commit', 'TrainingTracker', 'YoloDetector', 'detector_signature',
-           'detector_requirements', 'log_detector']
+__all__ = ['PROFILE_EXPERIMENT', 'TRAINING_EXPERIMENT', 'REGISTERED_MODEL', 'DETECTION_COLUMNS', 'local_tracking_uri',
+           'configure_mlflow', 'experiment_id', 'log_profile', 'git_commit', 'TrainingTracker', 'parse_model_ref',
+           'store_missing', 'registered_weights', 'YoloDetector', 'detector_signature', 'detector_requirements',
+           'log_detector']
 
 # %% ../nbs/07_tracking.ipynb #64081814
 PROFILE_EXPERIMENT = "drone-imagery-data-exploration"
@@ -170,7 +171,14 @@ class TrainingTracker:
 
     def find_resumable(self, resume) -> str:
         "The run to resume: `resume` itself when it is a run id, else the latest KILLED or FAILED training run."
-        if isinstance(resume, str): return resume
+        if isinstance(resume, str):
+            from mlflow.exceptions import MlflowException
+            try: run = self.client.get_run(resume)
+            except MlflowException: raise DroneMLOpsError(f"No MLflow run {resume!r} to resume in {self.settings.mlflow_tracking_uri}: "
+                                                          "copy the id of a KILLED or FAILED run from the MLflow UI, or pass resume=True for the latest.") from None
+            if run.info.status not in ("KILLED", "FAILED"):
+                raise DroneMLOpsError(f"Run {resume} is {run.info.status}: only KILLED or FAILED runs can be resumed.")
+            return resume
         runs = self.client.search_runs([self.exp_id], "attributes.status IN ('KILLED', 'FAILED')", order_by=["attributes.start_time DESC"], max_results=1)
         if not runs: raise DroneMLOpsError(f"No interrupted run in experiment {self.experiment!r} to resume.")
         return runs[0].info.run_id
@@ -180,8 +188,56 @@ class TrainingTracker:
         if not d: raise DroneMLOpsError(f"Run {run_id} was not started by dronemlops.train (no dronemlops.run_dir tag).")
         return d
 
+# %% ../nbs/07_tracking.ipynb #c7d0a002
+REGISTERED_MODEL = "drone-detector"  # the default registered model name
+
+def parse_model_ref(ref:str, # "models:/name@alias", "models:/name/3", "@alias" or "3"
+                    name:str=REGISTERED_MODEL, # the model name for the short forms
+                   ) -> str:
+    "The full `models:/` URI of a registry reference."
+    r = str(ref).strip()
+    if r.startswith("models:/"):
+        if not re.fullmatch(r"models:/[A-Za-z0-9][A-Za-z0-9_.-]*(@[A-Za-z0-9_-]+|/\d+)", r):
+            raise DroneMLOpsError(f"Model reference {ref!r} is not of the form models:/NAME@ALIAS or models:/NAME/VERSION.")
+        return r
+    if re.fullmatch(r"@[A-Za-z0-9_-]+", r): return f"models:/{name}{r}"
+    if re.fullmatch(r"\d+", r): return f"models:/{name}/{r}"
+    raise DroneMLOpsError(f"Model reference {ref!r} is not a registry reference (models:/NAME@ALIAS, models:/NAME/VERSION, @ALIAS or VERSION).")
+
+def store_missing(settings:Settings) -> str|None:
+    "Why the MLflow store cannot hold anything yet (a local SQLite file that does not exist), or None: lets readers refuse without creating it."
+    uri = settings.mlflow_tracking_uri or local_tracking_uri(settings)
+    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).exists():
+        return f"the MLflow store {uri} does not exist yet (nothing was tracked or registered in this workspace)"
+    return None
+
+def registered_weights(ref:str, # "models:/name@alias", "models:/name/3", "@alias" or "3"
+                       name:str=REGISTERED_MODEL, # the model name for the short forms
+                       dest:str|Path|None=None, # download folder; default a new folder under the local state folder
+                       settings:Settings|None=None, # default `load_settings()`
+                      ) -> Path:
+    "Download a registered version's weights; returns the .pt path. An unknown model, alias or version is a clear error."
+    uri = parse_model_ref(ref, name)
+    settings = settings or load_settings()
+    if (why := store_missing(settings)): raise DroneMLOpsError(f"Cannot fetch {uri}: {why}.")
+    mlflow = configure_mlflow(settings)
+    from mlflow.exceptions import MlflowException
+    Path(settings.local_dir).mkdir(parents=True, exist_ok=True)
+    dest = Path(dest or tempfile.mkdtemp(prefix="weights-", dir=settings.local_dir))
+    try: local = Path(mlflow.artifacts.download_artifacts(uri, dst_path=str(dest)))
+    except MlflowException as e:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise DroneMLOpsError(f"Cannot fetch {uri}: {e.message.splitlines()[0]} (see `dronemlops models` for what is registered).") from None
+    found = sorted(local.rglob("*.pt"))
+    if not found: raise DroneMLOpsError(f"{uri} holds no .pt weights.")
+    return found[0]
+
 # %% ../nbs/07_tracking.ipynb #baccf9fe
 import mlflow.pyfunc
+# MLflow warns, in ANSI colours and inside its own `catch_warnings` (so a filter cannot reach it), that `predict` has no type
+# hints; our signature is explicit. Drop that one message while the class is defined.
+_show = warnings.showwarning
+warnings.showwarning = lambda msg, *a, **k: None if "Add type hints to the `predict`" in str(msg) else _show(msg, *a, **k)
 
 DETECTION_COLUMNS = ["image_index", "class_id", "class_name", "score", "x1", "y1", "x2", "y2"]
 
@@ -209,6 +265,8 @@ class YoloDetector(mlflow.pyfunc.PythonModel):
             for (x1, y1, x2, y2), c, s in zip(b.xyxy.tolist(), b.cls.tolist(), b.conf.tolist()):
                 rows.append([i, int(c), r.names[int(c)], float(s), x1, y1, x2, y2])
         return pd.DataFrame(rows, columns=DETECTION_COLUMNS)
+
+warnings.showwarning = _show
 
 def detector_signature():
     from mlflow.models import ModelSignature

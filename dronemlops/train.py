@@ -6,17 +6,47 @@ Docs: https://dronemlops.github.io/dronemlops/train.html.md"""
 
 # %% ../nbs/08_train.ipynb #50794acb
 from __future__ import annotations
-import os, re, math, time, shutil, datetime as dt
+import os, re, json, math, time, pickle, shutil, datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 from .config import Settings, DroneMLOpsError, load_settings, apply_environment
-from .storage import Storage, open_uri
+from .storage import Storage, open_uri, sha256_file
 from .validate import load_dataset
-from . import tracking
 
 # %% auto #0
-__all__ = ['VARIANTS', 'TrainingError', 'ultralytics_ready', 'resolve_model', 'stable_metric_names', 'TrainResult', 'train']
+__all__ = ['STARTER', 'WEIGHTS_DIR', 'VARIANTS', 'starter_card', 'starter_weights', 'TrainingError', 'ultralytics_ready',
+           'load_detector', 'resolve_model', 'stable_metric_names', 'TrainResult', 'train', 'model_card_markdown',
+           'package_weights']
+
+# %% ../nbs/08_train.ipynb #c3d0a002
+import dronemlops
+STARTER = "starter"
+WEIGHTS_DIR = Path(dronemlops.__file__).resolve().parent/"weights"  # shipped inside the package
+_RESTORE = ("restore it with `git checkout -- dronemlops/weights` (or reinstall dronemlops), or remake it with `make starter`")
+
+def starter_card(weights_dir:str|Path|None=None, # the folder holding card.json; default the package's weights/
+                ) -> dict:
+    "The starter model's card: data, recipe, metrics, files and their SHA-256."
+    p = Path(weights_dir or WEIGHTS_DIR)/"card.json"
+    try: return json.loads(p.read_text())
+    except FileNotFoundError: raise TrainingError(f"The starter model's card {p} is missing: {_RESTORE}.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise TrainingError(f"The starter model's card {p} is damaged ({e}): {_RESTORE}.") from None
+
+def starter_weights(weights_dir:str|Path|None=None, # the folder holding the weights and card.json; default the package's weights/
+                    fmt:str="pt", # "pt" (PyTorch) or "onnx"
+                   ) -> Path:
+    "The shipped starter weights, after checking their SHA-256 against the card."
+    d = Path(weights_dir or WEIGHTS_DIR)
+    entry = starter_card(d)["files"].get(fmt)
+    if entry is None: raise TrainingError(f"The starter model's card lists no {fmt!r} file (it has {sorted(starter_card(d)['files'])}).")
+    p = d/entry["file"]
+    if not p.is_file(): raise TrainingError(f"The starter weights {p} are missing: {_RESTORE}.")
+    got = sha256_file(p)
+    if got != entry["sha256"]:
+        raise TrainingError(f"The starter weights {p} do not match their model card (SHA-256 {got[:12]}…, the card says {entry['sha256'][:12]}…): "
+                            f"the file was altered or damaged; {_RESTORE}.")
+    return p
 
 # %% ../nbs/08_train.ipynb #9e4c7bb7
 class TrainingError(DroneMLOpsError):
@@ -31,15 +61,38 @@ def ultralytics_ready(settings:Settings|None=None):
     ysettings.update({"sync": False, "mlflow": False, "hub": False} if "hub" in ysettings else {"sync": False, "mlflow": False})
     return YOLO
 
-def resolve_model(model:str, # "yolo11n.yaml", a variant ("n".."x", "yolo11s"), a .pt path or an s3:// URI
-                  settings:Settings|None=None) -> str:
-    "A local model spec Ultralytics can build without a download; weights are checked to exist and load."
+# what torch.load and Ultralytics raise for a file that is not a checkpoint (garbage, text, a pickle of something else, a truncated zip)
+_NOT_A_CHECKPOINT = (pickle.UnpicklingError, RuntimeError, EOFError, KeyError, TypeError, AttributeError, ValueError, OSError, ImportError)
+
+def load_detector(weights:str|Path, # a .pt file
+                  settings:Settings|None=None, # default `load_settings()`
+                 ):
+    "The Ultralytics model in `weights`; a file that is not a checkpoint, or a checkpoint of another task, is refused by name."
+    if Path(weights).suffix != ".pt":  # Ultralytics accepts any other name lazily and fails only at the first prediction
+        raise TrainingError(f"Weights file {weights} is not a PyTorch checkpoint (.pt): give the .pt that training wrote (export formats are for serving).")
+    YOLO = ultralytics_ready(settings)
+    try: model = YOLO(str(weights))
+    except _NOT_A_CHECKPOINT as e:
+        raise TrainingError(f"Weights file {weights} is not a valid Ultralytics checkpoint ({type(e).__name__}: {e}).") from None
+    if model.task != "detect":
+        raise TrainingError(f"Weights file {weights} holds a {model.task} model; dronemlops trains and serves detectors: give detection weights "
+                            "(e.g. 'starter' or a yolo11*.pt trained for detection).")
+    return model
+
+def resolve_model(model:str, # "starter", "yolo11n.yaml", a variant ("n".."x", "yolo11s"), a .pt path, an s3:// URI, or a registry reference ("@champion", "models:/drone-detector/3")
+                  settings:Settings|None=None, # default `load_settings()`
+                 ) -> str:
+    "A local model spec Ultralytics can build without a download; weights are checked to exist, load, and be a detector."
     settings = settings or load_settings()
     m = str(model)
     if m in VARIANTS: return f"yolo11{m}.yaml"
     if re.fullmatch(r"yolo11[nsmlx]", m): return f"{m}.yaml"
     if m.endswith((".yaml", ".yml")): return m
-    if m.startswith("s3://"):
+    if m == STARTER: m = str(starter_weights())
+    elif m.startswith(("@", "models:/")):
+        from dronemlops.tracking import registered_weights  # MLflow is imported only when a registry reference is used
+        m = str(registered_weights(m, settings=settings))
+    elif m.startswith("s3://"):
         dest = Path(settings.local_dir)/"weights"/re.sub(r"[^A-Za-z0-9._-]", "_", m[5:])
         if not dest.is_file():
             try:
@@ -49,12 +102,9 @@ def resolve_model(model:str, # "yolo11n.yaml", a variant ("n".."x", "yolo11s"), 
         m = str(dest)
     p = Path(m).expanduser()
     if not p.is_file():
-        raise TrainingError(f"Weights file {p} does not exist. Give a local .pt path or an s3:// URI you supplied "
-                            f"(nothing is downloaded), or a model name such as 'yolo11n.yaml' to start untrained.")
-    YOLO = ultralytics_ready(settings)
-    try: YOLO(str(p))
-    except Exception as e:
-        raise TrainingError(f"Weights file {p} is not a valid Ultralytics checkpoint ({type(e).__name__}: {e}).") from None
+        raise TrainingError(f"Weights file {p} does not exist. Give 'starter', a local .pt path, an s3:// URI you supplied or a registry "
+                            f"reference such as '@champion' (nothing is downloaded), or a model name such as 'yolo11n.yaml' to start untrained.")
+    load_detector(p, settings)
     return str(p)
 
 # %% ../nbs/08_train.ipynb #fd70d248
@@ -110,27 +160,64 @@ def _epoch_logger(tracker) -> Callable:
         tracker.log_epoch(stable_metric_names({**tr.label_loss_items(tr.tloss), **tr.metrics, **tr.lr}), step)
     return log
 
+def _check_train_args(epochs, imgsz, batch, lr0, patience, workers, threads, device) -> None:
+    "Refuse out-of-range training settings before anything heavy is imported or copied."
+    def whole(v): return isinstance(v, int) and not isinstance(v, bool)
+    for k, v, lo in (("epochs", epochs, 1), ("imgsz", imgsz, 32), ("batch", batch, 1), ("patience", patience, 0), ("workers", workers, 0)):
+        if not whole(v) or v < lo: raise TrainingError(f"{k} must be a whole number of at least {lo}, got {v!r}.")
+    if imgsz % 32: raise TrainingError(f"imgsz must be a multiple of 32 (the network's largest stride), got {imgsz}: try {round(imgsz / 32) * 32 or 32}.")
+    if not (isinstance(lr0, (int, float)) and 0 < lr0 < 1): raise TrainingError(f"lr0 must be in (0, 1), got {lr0!r}.")
+    if threads is not None and (not whole(threads) or threads < 1): raise TrainingError(f"threads must be a whole number of at least 1, got {threads!r}.")
+    d = str(device)
+    if not (d in ("auto", "cpu", "mps") or re.fullmatch(r"\d+(,\d+)*", d)):
+        raise TrainingError(f"device must be 'auto', 'cpu' or GPU indexes like 0 or 0,1; got {device!r}.")
+
+def _check_gpu(device) -> None:
+    "A GPU index the machine does not have is refused with the GPUs it does have."
+    d = str(device)
+    if not re.fullmatch(r"\d+(,\d+)*", d): return
+    import torch
+    n = torch.cuda.device_count()
+    missing = [i for i in map(int, d.split(",")) if i >= n]
+    if missing: raise TrainingError(f"device={d}: this machine has {n} CUDA GPU(s){f' (0..{n-1})' if n else ''}; use device='cpu' or 'auto'.")
+
 def train(dataset:str, # a valid dataset version name (or s3:// URI)
-          model:str="yolo11n.yaml", # model yaml, variant ("n".."x"), weights path or s3:// URI
-          epochs:int=50, imgsz:int=640, batch:int=16, lr0:float=0.01, patience:int=50, seed:int=0,
-          device:str|int="auto", # "auto": GPU 0 when present, else CPU
+          model:str="yolo11n.yaml", # "starter", a model yaml, a variant ("n".."x"), a weights path, an s3:// URI or a registry reference ("@champion")
+          epochs:int=50, # passes over the training split
+          imgsz:int=640, # training image size (a multiple of 32)
+          batch:int=16, # images per step
+          lr0:float=0.01, # initial learning rate
+          patience:int=50, # stop after this many epochs without improvement
+          seed:int=0, # makes the run reproducible (with deterministic=True, always on)
+          device:str|int="auto", # "auto": GPU 0 when present, else CPU; or "cpu", 0, "0,1"
           workers:int=2, # dataloader workers
           threads:int|None=None, # torch CPU threads per epoch; default every core
-          run_name:str|None=None, experiment:str=tracking.TRAINING_EXPERIMENT,
+          run_name:str|None=None, # the MLflow run's and the output folder's name; default dataset + time
+          experiment:str="drone-detection-training", # the MLflow experiment (tracking.TRAINING_EXPERIMENT)
+          tags:Mapping[str, str]|None=None, # extra MLflow run tags, e.g. {"starter": "true"}
           resume:str|bool|None=None, # an interrupted run id, or True for the latest one in the experiment
-          export_onnx:bool=True, log_model:bool=True,
+          export_onnx:bool=True, # export the best weights to ONNX (logged with the run)
+          log_model:bool=True, # log the MLflow pyfunc model (needed to register the run)
+          keep:bool=False, # keep the dataset working copy and run folder when training fails
           callbacks:Mapping[str, Callable]|None=None, # extra Ultralytics callbacks {event: fn(trainer)}
-          settings:Settings|None=None, store:Storage|None=None,
-          min_train_images:int|None=None, min_val_images:int|None=None, # validation minimums (default from settings)
-          **extra, # further Ultralytics train arguments (logged as params)
+          settings:Settings|None=None, # default `load_settings()`
+          store:Storage|None=None, # where the dataset is published; default the workspace
+          min_train_images:int|None=None, # validation minimum for train (default from settings)
+          min_val_images:int|None=None, # validation minimum for val (default from settings)
+          **extra, # further Ultralytics train arguments (logged as params), e.g. flipud=0.5
          ) -> TrainResult:
     "Train a YOLO11 detector on a dataset version with MLflow tracking; refuses invalid datasets before any compute."
+    _check_train_args(epochs, imgsz, batch, lr0, patience, workers, threads, device)  # before any heavy import: a refusal is instant
+    from dronemlops import tracking
     settings = settings or load_settings()
     ds = load_dataset(dataset, settings=settings, store=store, min_train_images=min_train_images, min_val_images=min_val_images)
+    _check_gpu(device)
     YOLO = ultralytics_ready(settings)
     runs = Path(settings.local_dir)/"runs"
-    tracker = tracking.TrainingTracker(settings, experiment)
+    work = None
     if resume:
+        if (why := tracking.store_missing(settings)): raise TrainingError(f"Nothing to resume: {why}.")
+        tracker = tracking.TrainingTracker(settings, experiment)
         run_id = tracker.find_resumable(resume)
         run_dir = Path(tracker.run_dir_of(run_id))
         last = run_dir/"weights"/"last.pt"
@@ -142,6 +229,7 @@ def train(dataset:str, # a valid dataset version name (or s3:// URI)
         run_name = run_name or f"{ds.name[:30]}-{dt.datetime.now():%Y%m%d-%H%M%S}"
         run_dir = runs/run_name
         if run_dir.exists(): raise TrainingError(f"{run_dir} exists: pass another run_name, or resume=<run id> to continue it.")
+        tracker = tracking.TrainingTracker(settings, experiment)
         work = run_dir.parent/f"{run_name}-data"  # Ultralytics writes label caches: train on a copy, never on the published version
         shutil.copytree(ds.path, work, ignore=shutil.ignore_patterns("_PUBLISHED.json", "*.cache"))
         dev = _device(device)
@@ -155,7 +243,7 @@ def train(dataset:str, # a valid dataset version name (or s3:// URI)
     params = {"model": str(model), "model_spec": spec, "epochs": epochs, "imgsz": imgsz, "batch": batch, "lr0": lr0, "patience": patience,
               "seed": seed, "device": str(args.get("device", device)), "workers": workers, "threads": threads or os.cpu_count(), **extra}
     run_id = tracker.start(run_id=run_id if resume else None, run_name=run_name, params=None if resume else params,
-                           dataset=ds, tags={"dronemlops.run_dir": str(run_dir)})
+                           dataset=ds, tags={"dronemlops.run_dir": str(run_dir), **{k: str(v) for k, v in (tags or {}).items()}})
     t0 = time.time()
     try:
         yolo.train(**args)
@@ -172,4 +260,75 @@ def train(dataset:str, # a valid dataset version name (or s3:// URI)
     except KeyboardInterrupt:
         tracker.end("KILLED", "interrupted (SIGINT/KeyboardInterrupt); resume with train(..., resume=%r)" % run_id); raise
     except BaseException as e:
-        tracker.end("FAILED", f"{type(e).__name__}: {e}"); raise
+        tracker.end("FAILED", f"{type(e).__name__}: {e}")
+        if not keep and work is not None and not (run_dir/"weights"/"last.pt").is_file():
+            # failed before its first checkpoint: nothing to resume, so nothing is left behind but the MLflow record
+            shutil.rmtree(work, ignore_errors=True); shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+# %% ../nbs/08_train.ipynb #c3d0a011
+def model_card_markdown(card:Mapping, # the card.json content
+                       ) -> str:
+    "The model card as Markdown (the README.md shipped beside the weights)."
+    m, r = card["metrics"], card["recipe"]
+    rows = "\n".join(f"| {k} | {v} |" for k, v in r.items())
+    sites = "\n".join(f"| {s} | {v['images']} | {v['instances']} | {v['mAP50']:.3f} | {v['mAP50-95']:.3f} | {v['precision']:.3f} | {v['recall']:.3f} |"
+                      for s, v in m.get("per_source", {}).items())
+    files = "\n".join(f"| `{f['file']}` | {f['bytes'] / 1e6:.2f} MB | `{f['sha256']}` |" for f in card["files"].values())
+    return f"""# Model card: {card['name']}
+
+{card['summary']}
+
+## Data
+{card['data']['description']} License: {card['data']['license']}. Dataset version `{card['data']['dataset']}`
+(spatial block split: {card['data']['split']}). Trained on the train regions only; never on the val regions or on the
+reserved frame `{card['data']['reserved_frame']}`.
+
+## Recipe
+Made by `{card['recipe_notebook']}` (`make starter`) with dronemlops {card['dronemlops_version']}, Ultralytics
+{card['ultralytics_version']}, torch {card['torch_version']}, on {card['machine']} in {card['minutes']:.1f} minutes.
+
+| setting | value |
+|---|---|
+{rows}
+
+## Metrics on the sample's val regions ({m['images']} images, {m['instances']} trees, imgsz {m['imgsz']})
+mAP50 **{m['mAP50']:.3f}**, mAP50-95 {m['mAP50-95']:.3f}, precision {m['precision']:.3f}, recall {m['recall']:.3f}.
+
+| site (frame) | images | trees | mAP50 | mAP50-95 | P | R |
+|---|---|---|---|---|---|---|
+{sites}
+
+## Intended use and limits
+{card['intended_use']}
+
+Limits: {card['limits']}
+
+## Files
+| file | size | SHA-256 |
+|---|---|---|
+{files}
+"""
+
+def package_weights(weights:str|Path, # the trained .pt (e.g. a run's best.pt)
+                    out_dir:str|Path, # where the weights, ONNX, card.json and README.md go (e.g. dronemlops/weights)
+                    card:Mapping, # the card's content so far: name, summary, data, recipe, metrics, ...
+                    stem:str="trees-yolo11n", # file stem of the shipped weights
+                    imgsz:int=640, # the ONNX export's input size
+                   ) -> dict:
+    "Strip the optimizer, export ONNX, and write the weights with their card (SHA-256s, sizes) into `out_dir`; returns the card."
+    import tempfile
+    from ultralytics.utils.torch_utils import strip_optimizer
+    YOLO = ultralytics_ready()
+    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir.parent) as tmp:
+        pt = Path(tmp)/f"{stem}.pt"
+        shutil.copyfile(weights, pt)
+        strip_optimizer(str(pt))
+        onnx = Path(YOLO(str(pt)).export(format="onnx", imgsz=imgsz, simplify=False, verbose=False))
+        files = {fmt: {"file": p.name, "bytes": p.stat().st_size, "sha256": sha256_file(p)} for fmt, p in (("pt", pt), ("onnx", onnx))}
+        card = {**card, "files": files}
+        (Path(tmp)/"card.json").write_text(json.dumps(card, indent=1))
+        (Path(tmp)/"README.md").write_text(model_card_markdown(card))
+        for n in (pt.name, onnx.name, "README.md", "card.json"): os.replace(Path(tmp)/n, out_dir/n)
+    return card

@@ -19,8 +19,8 @@ from .images import inspect_image, IMAGE_SUFFIXES
 from .dataset import DatasetError, DATASETS_PREFIX, SPLITS
 
 # %% auto #0
-__all__ = ['INFO_SCHEMA', 'Finding', 'ValidationReport', 'validate_local', 'validate_dataset', 'LoadedDataset', 'find_datasets',
-           'load_dataset']
+__all__ = ['INFO_SCHEMA', 'Finding', 'ValidationReport', 'validate_local', 'check_minimums', 'validate_dataset', 'LoadedDataset',
+           'find_datasets', 'load_dataset']
 
 # %% ../nbs/06_validate.ipynb #2ef7b67d
 @dataclass
@@ -63,30 +63,62 @@ class ValidationReport:
 # %% ../nbs/06_validate.ipynb #d9d0060a
 INFO_SCHEMA = {"schema_version": int, "name": str, "created": str, "classes": list, "splits": dict, "split": dict, "files": dict}
 
-def _check_yaml(root:Path, rep:ValidationReport) -> dict|None:
-    "Parse data.yaml and check its keys; returns it (or None when unusable)."
-    p = root/"data.yaml"
-    if not p.is_file(): rep.error("data.yaml", "missing", "every YOLO dataset needs a data.yaml naming its splits and classes"); return None
-    try: d = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        rep.error("data.yaml", f"does not parse as YAML: {getattr(e, 'problem', e)}", "fix the YAML syntax", line=mark.line + 1 if mark else None); return None
-    if not isinstance(d, dict): rep.error("data.yaml", "must be a mapping of keys (train, val, names)", "rewrite it as key: value lines"); return None
+def _outside(root:Path, entry:str) -> bool:
+    "Whether a data.yaml path entry leads outside the dataset folder `root` (with `..`, as an absolute path elsewhere, or through a link)."
+    try: return not (root/entry).resolve().is_relative_to(root.resolve())
+    except (OSError, ValueError, RuntimeError): return True  # not even a path the OS can resolve (a NUL byte, a link loop)
+
+def _is_folder(p:Path) -> bool:
+    "`p.is_dir()`, False for a path the OS refuses (too long, a NUL byte) instead of an exception."
+    try: return p.is_dir()
+    except (OSError, ValueError): return False
+
+def _yaml_names(d:dict, rep:ValidationReport) -> dict|None:
+    "data.yaml's class names as {0: name, ...}, reporting what is wrong; a broken map still gives one name per entry."
     names = d.get("names")
     if isinstance(names, list): names = dict(enumerate(names))
     if not isinstance(names, dict) or not names:
         rep.error("data.yaml", "has no class names", "add names: {0: class_a, 1: class_b}"); return None
-    if sorted(names) != list(range(len(names))) or not all(isinstance(v, str) and v for v in names.values()):
+    ids_ok = all(type(k) is int for k in names) and sorted(names) == list(range(len(names)))
+    if not ids_ok or not all(isinstance(v, str) and v for v in names.values()):
         rep.error("data.yaml", f"names must map ids 0..{len(names)-1} to non-empty strings, found {names}", "number classes from 0 without gaps")
-    if "nc" in d and d["nc"] != len(names): rep.error("data.yaml", f"nc is {d['nc']} but {len(names)} names are listed", "make nc equal the number of names, or drop nc")
-    if "path" in d: rep.warn("data.yaml", f"has a path: {d['path']!r} key", "drop it: Ultralytics resolves a relative path against the current directory, not the yaml's folder")
+        names = {i: str(v) for i, v in enumerate(names.values())}  # the count still bounds the label class ids
+    return names
+
+def _check_yaml_paths(root:Path, d:dict, rep:ValidationReport) -> None:
+    "`path:` and the split entries must stay inside the dataset folder: Ultralytics reads whatever folder they name."
+    if "path" in d:
+        v = d["path"]
+        if v not in (None, "") and (not isinstance(v, str) or _outside(root, v)):
+            rep.error("data.yaml", f"path: {v!r:.200} does not name a folder inside the dataset; Ultralytics resolves the splits against it, so it would read another folder",
+                      "drop the path key: split entries are relative to the data.yaml's folder")
+        else: rep.warn("data.yaml", f"has a path: {v!r:.200} key", "drop it: Ultralytics resolves a relative path against the current directory, not the yaml's folder")
     for s in ("train", "val"):
         if s not in d: rep.error("data.yaml", f"has no {s!r} entry", f"add {s}: {s}/images")
     for s in SPLITS:
         v = d.get(s)
         if v is None: continue
-        if not isinstance(v, str) or Path(v).is_absolute(): rep.error("data.yaml", f"{s}: {v!r} must be a path relative to the dataset folder", f"use {s}: {s}/images"); continue
-        if not (root/v).is_dir(): rep.error("data.yaml", f"{s}: {v} does not exist", f"create {v} or fix the entry")
+        if not isinstance(v, str) or Path(v).is_absolute(): rep.error("data.yaml", f"{s}: {v!r:.200} must be a path relative to the dataset folder", f"use {s}: {s}/images"); continue
+        if _outside(root, v): rep.error("data.yaml", f"{s}: {v!r:.200} points outside the dataset folder, so Ultralytics would read another folder's images", f"use {s}: {s}/images"); continue
+        if not _is_folder(root/v): rep.error("data.yaml", f"{s}: {v!r:.200} does not exist", f"create {v!r:.200} or fix the entry")
+
+def _check_yaml(root:Path, rep:ValidationReport) -> dict|None:
+    "Parse data.yaml and check its keys, recording every problem in `rep` (never raising); returns it (or None when unusable)."
+    p = root/"data.yaml"
+    if not p.is_file(): rep.error("data.yaml", "missing", "every YOLO dataset needs a data.yaml naming its splits and classes"); return None
+    try: d = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e: rep.error("data.yaml", f"is not UTF-8 text (byte {e.start}: {e.reason})", "save it as UTF-8"); return None
+    except OSError as e: rep.error("data.yaml", f"cannot be read: {e.strerror or e}", "check its permissions"); return None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        rep.error("data.yaml", f"does not parse as YAML: {getattr(e, 'problem', e)}", "fix the YAML syntax", line=mark.line + 1 if mark else None); return None
+    except RecursionError: rep.error("data.yaml", "is nested too deeply to parse", "write it as flat key: value lines"); return None
+    except ValueError as e: rep.error("data.yaml", f"has a value YAML cannot build ({e})", "quote the value or correct it (e.g. an impossible date)"); return None
+    if not isinstance(d, dict): rep.error("data.yaml", "must be a mapping of keys (train, val, names)", "rewrite it as key: value lines"); return None
+    names = _yaml_names(d, rep)
+    if names is None: return None
+    if "nc" in d and d["nc"] != len(names): rep.error("data.yaml", f"nc is {d['nc']} but {len(names)} names are listed", "make nc equal the number of names, or drop nc")
+    _check_yaml_paths(root, d, rep)
     d["names"] = names
     return d
 
@@ -129,6 +161,28 @@ def _label_lines(text:str, rel:str, nc:int, rep:ValidationReport) -> tuple[int, 
         if key in seen: rep.error(rel, f"duplicate of line {seen[key]}", "remove the repeated box", line=i); continue
         seen[key] = i; n += 1; cls[r[0]] += 1
     return n, cls
+
+# %% ../nbs/06_validate.ipynb #b2c0a001
+def _check_tile_overlap(info:dict, rep:ValidationReport) -> None:
+    "Error for every pair of tiles of one source frame that share pixels across splits (`dataset_info.json`'s `tiles`)."
+    tiles = info.get("tiles")
+    if not isinstance(tiles, dict) or not tiles: return
+    by_src = defaultdict(list)
+    for rel, t in tiles.items():
+        try: by_src[str(t["source"])].append((rel.split("/", 1)[0], rel, float(t["x"]), float(t["y"]), float(t["x"]) + float(t["width"]), float(t["y"]) + float(t["height"])))
+        except (KeyError, TypeError, ValueError): rep.error("dataset_info.json", f"tile entry {rel!r} lacks source/x/y/width/height", "rebuild the dataset")
+    for src, ts in by_src.items():
+        splits = sorted({t[0] for t in ts})
+        for i, a in enumerate(splits):
+            for b in splits[i+1:]:
+                A = np.array([t[2:] for t in ts if t[0] == a]); B = np.array([t[2:] for t in ts if t[0] == b])
+                w = np.minimum(A[:, None, 2], B[None, :, 2]) - np.maximum(A[:, None, 0], B[None, :, 0])
+                h = np.minimum(A[:, None, 3], B[None, :, 3]) - np.maximum(A[:, None, 1], B[None, :, 1])
+                ia, ib = np.nonzero((w > 0) & (h > 0))
+                ra, rb = [t[1] for t in ts if t[0] == a], [t[1] for t in ts if t[0] == b]
+                for x, y in list(zip(ia, ib))[:20]:
+                    rep.error(ra[x], f"overlaps {rb[y]} of the same frame {src} (leakage between {a} and {b})",
+                              "split large frames by region (build_dataset(block_size=...)) so tiles never cross a split boundary")
 
 # %% ../nbs/06_validate.ipynb #c20e7033
 def _scan_file(job:tuple) -> tuple:
@@ -215,6 +269,7 @@ def validate_local(root:str|Path, # a dataset folder
     for h, where in by_hash.items():
         if len({s for s, _ in where}) > 1:
             rep.error(where[0][1], f"the same image content is also in {[r for s, r in where[1:]]} (leakage between splits)", "keep each image in one split")
+    _check_tile_overlap(info, rep)
     # dataset_info.json against the files
     counts = Counter(s for s, _ in imgs)
     if isinstance(info.get("splits"), dict):
@@ -264,15 +319,31 @@ def _resolve(path_or_uri:str|Path, settings:Settings, store:Storage|None) -> Pat
         st, name = open_uri(s, settings)
         return fetch_version(st, name, settings=settings)
     if Path(s).expanduser().is_dir(): return Path(s).expanduser()
+    if Path(s).expanduser().exists(): raise DatasetError(f"{s} is a file, not a dataset folder: give the folder holding data.yaml, or a version name.")
+    if s.startswith(("/", "./", "../", "~")) or os.sep in s.removeprefix(f"{DATASETS_PREFIX}/"):  # a path, not a version name
+        raise DatasetError(f"{s} does not exist: give a dataset folder, a version name in the workspace, or an s3:// URI.")
     store = store or open_storage(settings=settings)
     key = s if s.startswith(f"{DATASETS_PREFIX}/") else f"{DATASETS_PREFIX}/{s}"
     return fetch_version(store, key, settings=settings)
 
+def check_minimums(min_train_images:int|None, # the train minimum given (None: the setting)
+                   min_val_images:int|None, # the val minimum given (None: the setting)
+                  ) -> None:
+    "Refuse minimums that are not whole numbers of 0 or more, before any file is read."
+    for k, v in (("min_train_images", min_train_images), ("min_val_images", min_val_images)):
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+            raise DatasetError(f"{k} must be a whole number of 0 or more, got {v!r}.")
+
 def validate_dataset(path_or_uri:str|Path, # a dataset folder, a version name, or an s3:// URI
-                     min_train_images:int|None=None, min_val_images:int|None=None,
-                     settings:Settings|None=None, store:Storage|None=None, workers:int|None=None, decode:bool=True,
+                     min_train_images:int|None=None, # the least train images accepted (default: setting, 100)
+                     min_val_images:int|None=None, # the least val images accepted (default: setting, 50)
+                     settings:Settings|None=None, # default `load_settings()`
+                     store:Storage|None=None, # the workspace storage; default from settings
+                     workers:int|None=None, # worker processes for reading files
+                     decode:bool=True, # decode images whose checksum does not prove they decode
                     ) -> ValidationReport:
     "Validate a YOLO dataset; errors and warnings name the file, line and fix."
+    check_minimums(min_train_images, min_val_images)
     settings = settings or load_settings()
     try: root = _resolve(path_or_uri, settings, store)
     except DroneMLOpsError as e:
@@ -314,6 +385,8 @@ def load_dataset(name:str, # a version name (or datasets/<name>, or an s3:// URI
     "A valid dataset version, ready for training; an invalid one is refused with the validator's message."
     settings = settings or load_settings()
     rep = validate_dataset(name, settings=settings, store=store, **validate_kw)
-    if not rep.ok: raise DatasetError(f"Dataset {name} is not valid:\n{rep.summary()}")
+    if not rep.ok:
+        more = f" (and {len(rep.errors) - 3} more: `dronemlops validate {name}` lists them)" if len(rep.errors) > 3 else ""
+        raise DatasetError(f"Dataset {name} is not valid: {'; '.join(str(f) for f in rep.errors[:3])}{more}")
     root = rep.path
     return LoadedDataset(root.name, root, root/"data.yaml", json.loads((root/"dataset_info.json").read_text()), rep)

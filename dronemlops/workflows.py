@@ -13,7 +13,7 @@ from .config import Settings, DroneMLOpsError, load_settings, apply_environment
 from .storage import open_storage
 
 # %% auto #0
-__all__ = ['WorkflowError', 'workflow_dir', 'list_workflows', 'run_workflow']
+__all__ = ['WorkflowError', 'workflow_dir', 'list_workflows', 'workflow_path', 'run_workflow']
 
 # %% ../nbs/80_workflows.ipynb #a9459c56
 class WorkflowError(DroneMLOpsError):
@@ -27,6 +27,16 @@ def list_workflows() -> list[str]:
     "Names of the available workflow notebooks."
     return sorted(p.stem for p in workflow_dir().glob("*.ipynb"))
 
+def workflow_path(name:str|Path, # a workflow in `nbs/workflows` (name without `.ipynb`), or the path of a notebook
+                 ) -> Path:
+    "The notebook of workflow `name`; a name that is not one of `list_workflows()` (a typo, a path such as `../x`) is refused."
+    available = f"available: {', '.join(list_workflows())} (or give the path of a .ipynb notebook)"
+    if str(name).endswith(".ipynb"):
+        if not Path(name).is_file(): raise WorkflowError(f"No workflow notebook {str(name)!r}: the file does not exist; {available}.")
+        return Path(name)
+    if str(name) not in list_workflows(): raise WorkflowError(f"No workflow {str(name)!r} in {workflow_dir()}; {available}.")
+    return workflow_dir()/f"{name}.ipynb"
+
 def run_workflow(name:str|Path, # a workflow in `nbs/workflows` (name without `.ipynb`), or the path of a notebook
                  parameters:dict|None=None, # values for the notebook's `parameters` cell
                  settings:Settings|None=None, # workspace and environment; default `load_settings()`
@@ -34,10 +44,9 @@ def run_workflow(name:str|Path, # a workflow in `nbs/workflows` (name without `.
                  progress:bool=False, # show papermill's cell progress bar
                 ) -> Path:
     "Execute workflow `name` with papermill and return the path of its executed report notebook."
+    src = workflow_path(name)
     import papermill as pm
     settings = settings or load_settings()
-    src = Path(name) if str(name).endswith(".ipynb") else workflow_dir()/f"{name}.ipynb"
-    if not src.is_file(): raise WorkflowError(f"No workflow {str(name)!r} ({src} does not exist); available: {', '.join(list_workflows())}.")
     name = src.stem
     apply_environment(settings)
     out_dir = Path(report_dir or (Path(settings.local_dir) if settings.is_s3 else Path(settings.workspace))/"reports")

@@ -54,3 +54,45 @@ def test_lab_serves_the_notebooks(tmp_path):
         assert "JupyterLab" in urllib.request.urlopen(f"http://127.0.0.1:{port}/lab").read().decode()
     finally:
         proc.terminate(); proc.wait(20)
+
+def test_bootstrap_gives_each_checkout_its_own_environment(tmp_path):
+    """A second checkout bootstrapped from the cached template (here over an old-style .venv link to it) gets its own
+    .venv, in seconds, whose python and console scripts run that checkout's code; this checkout's .venv and the
+    template (hard-linked into both) are left as they were. The bug: one shared venv ran the other clone's code."""
+    import os, hashlib, shutil, subprocess, pytest
+    made = ROOT/".venv/.bootstrap"
+    if not made.is_file(): pytest.skip(".venv was not made from a cached template by tools/bootstrap.sh")
+    key = hashlib.sha256((ROOT/"pyproject.toml").read_bytes() + (ROOT/"tools/bootstrap.sh").read_bytes()).hexdigest()[:16]
+    tpl = Path(made.read_text().splitlines()[0])
+    if tpl.name != f"venv-{key}" or not (tpl/f".installed-{key}-dev").is_file():
+        pytest.skip(f"no cached template for this pyproject.toml and bootstrap.sh next to {tpl} (run `make test`)")
+    def files(root):  # every file and link of the template: (inode, size, mtime, mode)
+        return {os.path.join(d, f): (st.st_ino, st.st_size, st.st_mtime_ns, st.st_mode)
+                for d, ds, fs in os.walk(root) for f in fs + [x for x in ds if os.path.islink(os.path.join(d, x))]
+                for st in [os.lstat(os.path.join(d, f))]}
+    before = files(tpl)
+    other = tmp_path/"other-checkout"
+    for name in ["pyproject.toml", "README.md", "tools/bootstrap.sh"]:
+        (other/name).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(ROOT/name, other/name)
+    shutil.copytree(ROOT/"dronemlops", other/"dronemlops", ignore=shutil.ignore_patterns("__pycache__"))
+    with open(other/"dronemlops/__init__.py", "a") as f: f.write('\nimport os\nif os.environ.get("WHICH"): print("code of", __file__)\n')
+    (other/".venv").symlink_to(tpl)  # what the previous bootstrap.sh left
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"} | {"DRONEMLOPS_VENV_CACHE": str(tpl.parent)}
+    boot = lambda: subprocess.run([other/"tools/bootstrap.sh", "dev"], env=env, capture_output=True, text=True, timeout=180)
+    try:
+        r = boot()
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert f"making .venv from {tpl}" in r.stdout and "installing" not in r.stdout, r.stdout
+        venv = other/".venv"
+        assert venv.is_dir() and not venv.is_symlink() and tpl.exists()
+        run = lambda *a: subprocess.run([*map(str, a)], env=env | {"WHICH": "1"}, cwd=tmp_path, capture_output=True, text=True)
+        r = run(venv/"bin/dronemlops", "--help")
+        assert r.returncode == 0 and r.stdout.startswith(f"code of {other/'dronemlops/__init__.py'}\n"), r.stdout + r.stderr
+        for v, checkout in [(venv, other), (ROOT/".venv", ROOT)]:
+            r = run(v/"bin/python", "-I", "-c", "import sys, dronemlops; print(sys.prefix); print(dronemlops.__file__)")
+            assert r.stdout.splitlines()[-2:] == [str(v), str(checkout/"dronemlops/__init__.py")], r.stdout + r.stderr
+        assert f"#!{venv}/bin/python\n" in (venv/"bin/pytest").read_text() and str(tpl) not in (venv/"bin/activate").read_text()
+        r = boot()  # a second call in a ready checkout changes nothing
+        assert r.returncode == 0 and "making" not in r.stdout and "installing" not in r.stdout, r.stdout + r.stderr
+        assert files(tpl) == before, "the cached template was written to"
+    finally: shutil.rmtree(other, ignore_errors=True)

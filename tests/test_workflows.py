@@ -20,30 +20,54 @@ def test_demo_runs_end_to_end_on_the_sample(tmp_path, frames):
     assert "2019_YELL_2_528000_4978000_image_crop2.png" not in man["files"]  # the reserved frame is never copied
     report = next(l.split(None, 1)[1] for l in r.stdout.splitlines() if l.strip().startswith("report "))
     summary = json.loads((ws/".dronemlops"/"end_to_end_summary.json").read_text())
-    assert summary["valid"] is True and summary["registered_version"] == "1" and 0 <= summary["val_mAP50"] <= 1
-    for key in ("raw_collection", "dataset", "training_run", "val_mAP50", "evaluation_json"): assert key in r.stdout
-    assert Path(summary["evaluation_json"]).is_file()
+    from dronemlops.train import starter_card
+    card = starter_card()
+    assert summary["valid"] is True and summary["val_images"] == card["metrics"]["images"]  # the starter's split, every site in val
+    assert summary["champion_version"] == "1"  # the starter, registered and promoted through the gate
+    assert abs(summary["champion_val_mAP50"] - card["metrics"]["mAP50"]) <= 0.01  # the card's figure, reproduced by the demo
+    assert summary["challenger_version"] == "2"
+    assert ("PROMOTE" in summary["gate"]) == summary["promoted"] and summary["champion_now"] == ("2" if summary["promoted"] else "1")
+    for key in ("raw_collection", "dataset", "finetune_run", "challenger_val_mAP50", "gate"): assert key in r.stdout
     nb = nbformat.read(report, as_version=4)
     outs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outs if o.output_type == "error"]
-    assert any(o.output_type == "display_data" and "image/png" in o.get("data", {}) for o in outs)  # the frames were drawn
-    assert any("honest val mAP50" in "".join(o.get("text", "")) for o in outs)
-    # a second run reuses the published sample, builds a new dataset version and registers version 2
+    assert sum(o.output_type == "display_data" and "image/png" in o.get("data", {}) for o in outs) >= 2  # profile plot + detections on val tiles
+    text = "".join("".join(o.get("text", "")) for o in outs)
+    assert "starter registered as version 1" in text and "gate: " in text
+    # a second run reuses the published sample and the champion, builds a new dataset version and registers version 3
     r2 = subprocess.run([CLI, "demo", "--workspace", str(ws)], capture_output=True, text=True, cwd=tmp_path)
     assert r2.returncode == 0, r2.stderr[-3000:]
     assert store.manifest("raw/deepforest_sample")["published_at"] == man["published_at"]
-    assert json.loads((ws/".dronemlops"/"end_to_end_summary.json").read_text())["registered_version"] == "2"
+    s2 = json.loads((ws/".dronemlops"/"end_to_end_summary.json").read_text())
+    assert s2["challenger_version"] == "3" and s2["champion_version"] == summary["champion_now"]
     assert len(store.versions("datasets")) == 2
     # the ML engineer's verbs on what the demo left behind
     ws_arg = ["--workspace", str(ws)]
     m = subprocess.run([CLI, "models", *ws_arg], capture_output=True, text=True)
-    assert m.returncode == 0 and "challenger" in m.stdout and len([l for l in m.stdout.splitlines()[1:] if l.strip()]) == 2, m.stdout + m.stderr
+    assert m.returncode == 0 and "champion" in m.stdout and len([l for l in m.stdout.splitlines()[1:] if l.strip()]) == 3, m.stdout + m.stderr
     newest = store.versions("datasets")[-1]
-    e = subprocess.run([CLI, "evaluate", "@challenger", newest, "--imgsz", "416", "--min-train", "10", "--min-val", "2", *ws_arg], capture_output=True, text=True)
+    e = subprocess.run([CLI, "evaluate", "@champion", newest, "--imgsz", "416", "--min-train", "10", "--min-val", "5", *ws_arg], capture_output=True, text=True)
     assert e.returncode == 0, e.stderr[-2000:]
     assert "mAP50" in e.stdout and Path(e.stdout.split("evaluation.json:", 1)[1].strip()).is_file()
     bad = subprocess.run([CLI, "train", "no_such_20261125_1200", *ws_arg], capture_output=True, text=True)
     assert bad.returncode == 2 and "not a published version" in bad.stderr and "Traceback" not in bad.stderr
+
+def test_starter_recipe_runs_with_tiny_parameters(tmp_path):
+    "The recipe notebook cannot rot: one epoch at a tiny size, packaged with its card into a temporary folder."
+    from dronemlops.train import starter_weights, starter_card
+    s = load_settings(env={}, cwd=tmp_path, workspace=str(tmp_path/"ws"))
+    out = tmp_path/"starter"
+    report = run_workflow("train_starter", {"epochs": 1, "imgsz": 128, "workers": 0, "out_dir": str(out)}, settings=s)
+    card = starter_card(out)
+    assert starter_weights(out).stat().st_size == card["files"]["pt"]["bytes"] <= 6_000_000
+    assert card["recipe"]["epochs"] == 1 and card["metrics"]["imgsz"] == 128 and len(card["metrics"]["per_source"]) == 3
+    assert card["data"]["reserved_frame"] == "2019_YELL_2_528000_4978000_image_crop2.png"
+    assert (out/"trees-yolo11n.onnx").is_file() and card["files"]["onnx"]["sha256"] == sha256_file(out/"trees-yolo11n.onnx")
+    from dronemlops.tracking import configure_mlflow
+    c = configure_mlflow(s).MlflowClient()
+    run = c.get_run(card["training_run"])
+    assert run.info.status == "FINISHED" and run.data.tags["starter"] == "true" and run.data.params["flipud"] == "0.5"
+    assert report.is_file()
 
 def test_failing_workflow_names_the_cell_and_report(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("workspace = None", metadata={"tags": ["parameters"]}),
