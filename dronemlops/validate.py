@@ -214,12 +214,108 @@ def _map_jobs(jobs:list, workers:int, inline_below:int=150):
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as ex:
         yield from ex.map(_scan_file, jobs, chunksize=max(8, len(jobs) // (workers * 16)))
 
+def _pair_files(root:Path, splits:list[str], rep:ValidationReport) -> tuple[dict, dict]:
+    "Images and labels per (split, stem); stray files and orphans on either side are errors."
+    imgs, lbls = {}, {}
+    for s in splits:
+        for p in sorted((root/s/"images").glob("*")) if (root/s/"images").is_dir() else []:
+            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES: imgs[(s, p.stem)] = p
+            elif p.is_file(): rep.error(p.relative_to(root), "is not an image file (by its extension)", "move it out of images/")
+        for p in sorted((root/s/"labels").glob("*")) if (root/s/"labels").is_dir() else []:
+            if p.suffix == ".txt": lbls[(s, p.stem)] = p
+            elif p.is_file() and p.suffix != ".cache": rep.error(p.relative_to(root), "is not a .txt label file", "move it out of labels/")
+    for k in sorted(set(lbls) - set(imgs)): rep.error(lbls[k].relative_to(root), "has no image (orphan label)", "add its image or delete the label")
+    for k in sorted(set(imgs) - set(lbls)): rep.error(imgs[k].relative_to(root), "has no label file", "add an empty .txt for a background image")
+    return imgs, lbls
+
+@dataclass
+class _Scan:
+    "What reading every file once found: boxes, classes, empty labels, checksums and image sizes per split."
+    boxes: Counter = field(default_factory=Counter)
+    per_class: defaultdict = field(default_factory=lambda: defaultdict(Counter))
+    empty: Counter = field(default_factory=Counter)
+    hashes: dict = field(default_factory=dict)
+    by_hash: defaultdict = field(default_factory=lambda: defaultdict(list))
+    sizes: defaultdict = field(default_factory=lambda: defaultdict(Counter))
+
+def _scan_files(root:Path, imgs:dict, lbls:dict, info:dict, nc:int, decode, workers:int|None, rep:ValidationReport) -> _Scan:
+    "Read every image and label once, in a pool of worker processes, recording each file's findings."
+    proven = info["files"] if info.get("images_decoded_at_build") is True and isinstance(info.get("files"), dict) else {}
+    jobs = [("label", str(p), p.relative_to(root).as_posix(), None, decode, nc) for _, p in sorted(lbls.items())]
+    jobs += [("image", str(p), rel, proven.get(rel), decode, nc) for _, p in sorted(imgs.items()) for rel in [p.relative_to(root).as_posix()]]
+    sc = _Scan()
+    for r in _map_jobs(jobs, workers or 2 * (os.cpu_count() or 1)):  # twice the cores: reads of cold files overlap with hashing
+        kind, rel, sha = r[0], r[1], r[2]
+        sc.hashes[rel], split = sha, rel.split("/", 1)[0]
+        if kind == "label":
+            n, cls, found = r[3], r[4], r[5]
+            for line, msg, fix in found: rep.error(rel, msg, fix, line=line)
+            sc.boxes[split] += n; sc.per_class[split].update(cls); sc.empty[split] += (n == 0)
+        else:
+            f = r[3]
+            if f["error"]: rep.error(rel, f"image {f['error']}", "replace or remove the image (and its label)")
+            elif f.get("extension_mismatch"): rep.error(rel, f["extension_mismatch"], "rename the image and keep its label's stem")
+            else: sc.sizes[split][(f["width"], f["height"])] += 1
+            sc.by_hash[sha].append((split, rel))
+    return sc
+
+def _check_leakage(sc:_Scan, info:dict, rep:ValidationReport) -> None:
+    "The same image content in two splits, or overlapping tiles of one frame in two splits, is leakage."
+    for h, where in sc.by_hash.items():
+        if len({s for s, _ in where}) > 1:
+            rep.error(where[0][1], f"the same image content is also in {[r for s, r in where[1:]]} (leakage between splits)", "keep each image in one split")
+    _check_tile_overlap(info, rep)
+
+def _check_info_against_files(root:Path, info:dict, counts:Counter, sc:_Scan, rep:ValidationReport) -> None:
+    "dataset_info.json's counts and per-file SHA-256s against what is on disk."
+    if isinstance(info.get("splits"), dict):
+        for s, st in info["splits"].items():
+            if isinstance(st, dict) and st.get("images") != counts.get(s, 0):
+                rep.error("dataset_info.json", f"says {s} has {st.get('images')} images, the folder has {counts.get(s, 0)}", "rebuild the dataset; files were added or removed")
+            if isinstance(st, dict) and "boxes" in st and st["boxes"] != sc.boxes.get(s, 0):
+                rep.error("dataset_info.json", f"says {s} has {st['boxes']} boxes, the labels hold {sc.boxes.get(s, 0)}", "rebuild the dataset; labels were edited")
+    if not isinstance(info.get("files"), dict): return
+    listed = info["files"]
+    present = {p.relative_to(root).as_posix(): p for p in root.rglob("*") if p.is_file() and p.suffix != ".cache"
+               and p.name not in ("dataset_info.json", MARKER) and not p.name.startswith(".")}
+    for rel in sorted(set(present) - set(listed)): rep.error(rel, "is not listed in dataset_info.json's checksums", "rebuild the dataset; files were added")
+    for rel in sorted(set(listed) - set(present)): rep.error(rel, "is listed in dataset_info.json but missing", "restore it or rebuild the dataset")
+    for rel in sorted(set(listed) & set(present)):
+        if sc.hashes.get(rel) is None: sc.hashes[rel] = sha256_file(present[rel])
+        if sc.hashes[rel] != listed[rel]: rep.error(rel, "does not match its checksum in dataset_info.json (modified after the build)", "restore it or rebuild the dataset")
+
+def _apply_minimums(mins:dict, counts:Counter, rep:ValidationReport) -> None:
+    for s, m in mins.items():
+        if counts.get(s, 0) < m:
+            rep.error(f"{s}/images", f"has {counts.get(s, 0)} images, below the minimum of {m}",
+                      f"add images or tile large frames; to accept fewer deliberately set min_{s}_images")
+
+def _warn(splits:list[str], names:dict, counts:Counter, sc:_Scan, rep:ValidationReport) -> None:
+    "Warnings: mixed resolutions, mostly empty labels, classes missing from a split, class imbalance."
+    for s in splits:
+        if len(sc.sizes[s]) > 1:
+            areas = [w*h for w, h in sc.sizes[s]]
+            if max(areas) > 4*min(areas): rep.warn(f"{s}/images", f"{len(sc.sizes[s])} resolutions from {min(sc.sizes[s])} to {max(sc.sizes[s])}", "tile or resize to a common scale")
+        if counts.get(s) and sc.empty[s] > 0.5*counts[s]: rep.warn(f"{s}/labels", f"{sc.empty[s]} of {counts[s]} labels are empty (background)", "lower the background ratio or add labelled images")
+    if not (names and sc.per_class.get("train")): return
+    inst = [sc.per_class["train"].get(i, 0) for i in range(len(names))]
+    for i, n in enumerate(inst):
+        if n == 0: rep.warn("train/labels", f"class {names[i]!r} has no boxes in train", "label examples of it or drop the class")
+    if min(inst) > 0 and max(inst) > 10*min(inst):
+        rep.warn("train/labels", f"class imbalance: {dict(zip(names.values(), inst))} boxes", "collect more of the rare classes or weight them")
+    for s in ("val", "test"):
+        if counts.get(s):
+            missing = [names[i] for i in range(len(names)) if sc.per_class[s].get(i, 0) == 0]
+            if missing: rep.warn(f"{s}/labels", f"classes {missing} have no boxes in {s}", "their metrics will be undefined")
+
 def validate_local(root:str|Path, # a dataset folder
-                   min_train_images:int|None=None, min_val_images:int|None=None, # default from settings (100 / 50)
-                   settings:Settings|None=None, workers:int|None=None,
+                   min_train_images:int|None=None, # the least train images accepted (default: setting, 100)
+                   min_val_images:int|None=None, # the least val images accepted (default: setting, 50)
+                   settings:Settings|None=None, # default `load_settings()`
+                   workers:int|None=None, # worker processes for reading files
                    decode:bool|str=True, # decode images whose checksum does not prove they decode; "always": every image; False: headers only
                   ) -> ValidationReport:
-    "Validate a dataset folder on local disk; never modifies it."
+    "Validate a dataset folder on local disk, in named steps; never modifies it."
     root = Path(root)
     rep = ValidationReport(str(root))
     if not root.is_dir(): rep.error(str(root), "is not a folder", "give the path of a dataset version"); return rep
@@ -234,81 +330,16 @@ def validate_local(root:str|Path, # a dataset folder
     for s in ("train", "val"):
         for sub in ("images", "labels"):
             if not (root/s/sub).is_dir(): rep.error(f"{s}/{sub}", "folder is missing", f"create {s}/{sub} (with one label per image)")
-    # pairing
-    imgs, lbls = {}, {}
-    for s in splits:
-        for p in sorted((root/s/"images").glob("*")) if (root/s/"images").is_dir() else []:
-            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES: imgs[(s, p.stem)] = p
-            elif p.is_file(): rep.error(p.relative_to(root), "is not an image file (by its extension)", "move it out of images/")
-        for p in sorted((root/s/"labels").glob("*")) if (root/s/"labels").is_dir() else []:
-            if p.suffix == ".txt": lbls[(s, p.stem)] = p
-            elif p.is_file() and p.suffix != ".cache": rep.error(p.relative_to(root), "is not a .txt label file", "move it out of labels/")
-    for k in sorted(set(lbls) - set(imgs)): rep.error(lbls[k].relative_to(root), "has no image (orphan label)", "add its image or delete the label")
-    for k in sorted(set(imgs) - set(lbls)): rep.error(imgs[k].relative_to(root), "has no label file", "add an empty .txt for a background image")
-    # every image and label file, read once each, checked in a pool of worker processes
-    nc = len(names) if names else 10**9
     info = info or {}
-    proven = info["files"] if info.get("images_decoded_at_build") is True and isinstance(info.get("files"), dict) else {}
-    jobs = [("label", str(p), p.relative_to(root).as_posix(), None, decode, nc) for _, p in sorted(lbls.items())]
-    jobs += [("image", str(p), rel, proven.get(rel), decode, nc) for _, p in sorted(imgs.items()) for rel in [p.relative_to(root).as_posix()]]
-    boxes, per_class, empty, hashes = Counter(), defaultdict(Counter), Counter(), {}
-    by_hash, sizes = defaultdict(list), defaultdict(Counter)
-    for r in _map_jobs(jobs, workers or 2 * (os.cpu_count() or 1)):  # twice the cores: reads of cold files overlap with hashing
-        kind, rel, sha = r[0], r[1], r[2]
-        hashes[rel], split = sha, rel.split("/", 1)[0]
-        if kind == "label":
-            n, cls, found = r[3], r[4], r[5]
-            for line, msg, fix in found: rep.error(rel, msg, fix, line=line)
-            boxes[split] += n; per_class[split].update(cls); empty[split] += (n == 0)
-        else:
-            f = r[3]
-            if f["error"]: rep.error(rel, f"image {f['error']}", "replace or remove the image (and its label)")
-            elif f.get("extension_mismatch"): rep.error(rel, f["extension_mismatch"], "rename the image and keep its label's stem")
-            else: sizes[split][(f["width"], f["height"])] += 1
-            by_hash[sha].append((split, rel))
-    for h, where in by_hash.items():
-        if len({s for s, _ in where}) > 1:
-            rep.error(where[0][1], f"the same image content is also in {[r for s, r in where[1:]]} (leakage between splits)", "keep each image in one split")
-    _check_tile_overlap(info, rep)
-    # dataset_info.json against the files
+    imgs, lbls = _pair_files(root, splits, rep)
+    sc = _scan_files(root, imgs, lbls, info, len(names) if names else 10**9, decode, workers, rep)
+    _check_leakage(sc, info, rep)
     counts = Counter(s for s, _ in imgs)
-    if isinstance(info.get("splits"), dict):
-        for s, st in info["splits"].items():
-            if isinstance(st, dict) and st.get("images") != counts.get(s, 0):
-                rep.error("dataset_info.json", f"says {s} has {st.get('images')} images, the folder has {counts.get(s, 0)}", "rebuild the dataset; files were added or removed")
-            if isinstance(st, dict) and "boxes" in st and st["boxes"] != boxes.get(s, 0):
-                rep.error("dataset_info.json", f"says {s} has {st['boxes']} boxes, the labels hold {boxes.get(s, 0)}", "rebuild the dataset; labels were edited")
-    if isinstance(info.get("files"), dict):
-        listed = info["files"]
-        present = {p.relative_to(root).as_posix(): p for p in root.rglob("*") if p.is_file() and p.suffix != ".cache"
-                   and p.name not in ("dataset_info.json", MARKER) and not p.name.startswith(".")}
-        for rel in sorted(set(present) - set(listed)): rep.error(rel, "is not listed in dataset_info.json's checksums", "rebuild the dataset; files were added")
-        for rel in sorted(set(listed) - set(present)): rep.error(rel, "is listed in dataset_info.json but missing", "restore it or rebuild the dataset")
-        for rel in sorted(set(listed) & set(present)):
-            if hashes.get(rel) is None: hashes[rel] = sha256_file(present[rel])
-            if hashes[rel] != listed[rel]: rep.error(rel, "does not match its checksum in dataset_info.json (modified after the build)", "restore it or rebuild the dataset")
-    # minimums and warnings
-    for s, m in mins.items():
-        if counts.get(s, 0) < m:
-            rep.error(f"{s}/images", f"has {counts.get(s, 0)} images, below the minimum of {m}",
-                      f"add images or tile large frames; to accept fewer deliberately set min_{s}_images")
-    for s in splits:
-        if len(sizes[s]) > 1:
-            areas = [w*h for w, h in sizes[s]]
-            if max(areas) > 4*min(areas): rep.warn(f"{s}/images", f"{len(sizes[s])} resolutions from {min(sizes[s])} to {max(sizes[s])}", "tile or resize to a common scale")
-        if counts.get(s) and empty[s] > 0.5*counts[s]: rep.warn(f"{s}/labels", f"{empty[s]} of {counts[s]} labels are empty (background)", "lower the background ratio or add labelled images")
-    if names and per_class.get("train"):
-        inst = [per_class["train"].get(i, 0) for i in range(len(names))]
-        for i, n in enumerate(inst):
-            if n == 0: rep.warn("train/labels", f"class {names[i]!r} has no boxes in train", "label examples of it or drop the class")
-        if min(inst) > 0 and max(inst) > 10*min(inst):
-            rep.warn("train/labels", f"class imbalance: {dict(zip(names.values(), inst))} boxes", "collect more of the rare classes or weight them")
-        for s in ("val", "test"):
-            if counts.get(s):
-                missing = [names[i] for i in range(len(names)) if per_class[s].get(i, 0) == 0]
-                if missing: rep.warn(f"{s}/labels", f"classes {missing} have no boxes in {s}", "their metrics will be undefined")
-    rep.stats = {s: {"images": counts.get(s, 0), "boxes": boxes.get(s, 0), "empty": empty.get(s, 0),
-                     "per_class": {names.get(i, str(i)): n for i, n in sorted(per_class[s].items())}} for s in splits}
+    _check_info_against_files(root, info, counts, sc, rep)
+    _apply_minimums(mins, counts, rep)
+    _warn(splits, names, counts, sc, rep)
+    rep.stats = {s: {"images": counts.get(s, 0), "boxes": sc.boxes.get(s, 0), "empty": sc.empty.get(s, 0),
+                     "per_class": {names.get(i, str(i)): n for i, n in sorted(sc.per_class[s].items())}} for s in splits}
     return rep
 
 # %% ../nbs/06_validate.ipynb #f95e13d3
