@@ -157,21 +157,6 @@ def test_exif_rotated_photo_boxes_follow_the_displayed_image(frames, tmp_path, s
     with pytest.raises(DatasetError, match="drawn on the image before its EXIF rotation"):
         build_dataset(d, [wrong], "rotated_wrong_20261125_1200", settings=settings)
 
-@pytest.mark.parametrize("text,msg", [("0 0.5 0.5 0.1\n", "expected 5 values"), ("0 0.5 0.5 0.1 0.1 7\n", "found 6"),
-                                      ("0 -0.1 0.5 0.1 0.1\n", "normalised"), ("0 0.5 1.5 0.1 0.1\n", "normalised"),
-                                      ("0 0.5 nan 0.1 0.1\n", "NaN"), ("4 0.5 0.5 0.1 0.1\n", "not in the class map")])
-def test_bad_label_lines_name_file_and_line(tmp_path, text, msg):
-    p = tmp_path/"frame 01.txt"; p.write_text("0 0.5 0.5 0.1 0.1\n" + text)
-    with pytest.raises(AnnotationError, match=f"frame 01.txt, line 2: .*{msg}"): read_yolo(p, 400, 400, {0: "Tree", 1: "Dead"})
-
-def test_malformed_manifest_line_gives_its_number(frames, tmp_path):
-    ann = read_voc(frames["OSBS_029.xml"])
-    p = write_gt_manifest([ann, ann.replace(image="b.png")], tmp_path/"out.manifest", "trees")
-    with open(p, "a") as f: f.write('{"source-ref": "s3://x/c.png", "trees": \n')
-    with pytest.raises(AnnotationError, match=r"out.manifest, line 3: not valid JSON"): read_gt_manifest(p)
-    p.write_text(p.read_text().splitlines()[0] + "\n" + '{"source-ref": "s3://x/d.png", "trees": {"annotations": [{"class_id": 0}], "image_size": [{"width": 1, "height": 1}]}, "trees-metadata": {"type": "groundtruth/object-detection"}}\n')
-    with pytest.raises(AnnotationError, match=r"line 2: malformed bounding-box label \(KeyError"): read_gt_manifest(p)
-
 def test_missing_images_and_classes_out_of_range(frames, tmp_path, settings):
     d = tmp_path/"imgs"; d.mkdir(); (d/"OSBS_029.png").write_bytes(frames["OSBS_029.png"].read_bytes())
     with pytest.raises(DatasetError, match=r"missing from the image folder: \['SOAP_061.png'\]"):
