@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import yaml
 from .config import Settings, DroneMLOpsError, load_settings
-from .storage import Storage, open_storage, open_uri, fetch_version, sha256_file, MARKER
+from .storage import Storage, open_storage, open_uri, fetch_version, sha256_file, atomic_write, MARKER
 from .annotations import parse_yolo_line
 from .images import inspect_image, IMAGE_SUFFIXES
 from .dataset import DatasetError, DATASETS_PREFIX, SPLITS
@@ -393,11 +393,31 @@ class LoadedDataset:
     info: dict
     report: ValidationReport
 
-def find_datasets(settings:Settings|None=None, store:Storage|None=None, validate:bool=True, **validate_kw) -> list[dict]:
-    "Published dataset versions, newest first: name, created, images per split, classes, uri and (optionally) validity."
+def _verdict_key(uri:str, manifest:dict, validate_kw:dict) -> str:
+    "What a cached verdict depends on: the version (its URI and manifest, whose checksums fix every byte), the options and this validator."
+    from dronemlops import __version__
+    blob = json.dumps([uri, manifest, sorted((k, str(v)) for k, v in validate_kw.items()), __version__], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+def _read_verdicts(p:Path) -> dict:
+    try: d = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError): return {}  # no cache yet, or a damaged one: validate again
+    return d if isinstance(d, dict) else {}
+
+def find_datasets(settings:Settings|None=None, # default `load_settings()`
+                  store:Storage|None=None, # the workspace storage; default from settings
+                  validate:bool=True, # add each version's validity (valid, errors, warnings, first_error)
+                  revalidate:bool=False, # validate every version again instead of trusting cached verdicts
+                  **validate_kw, # options for `validate_dataset`, e.g. min_val_images (part of the cache key)
+                 ) -> list[dict]:
+    """Published dataset versions, newest first: name, created, images per split, classes, uri and (optionally) validity.
+    Published versions are immutable, so a verdict is cached under the local state folder, keyed on the version's
+    manifest (which holds every file's checksum), the options and the validator version; `revalidate=True` redoes it."""
     settings = settings or load_settings()
     store = store or open_storage(settings=settings)
-    rows = []
+    cache_path = Path(settings.local_dir)/"cache"/"dataset_verdicts.json"
+    cache = _read_verdicts(cache_path) if validate else {}
+    fresh, rows = {}, []
     for n in store.versions(DATASETS_PREFIX):
         key = f"{DATASETS_PREFIX}/{n}"
         man = store.manifest(key)
@@ -406,9 +426,17 @@ def find_datasets(settings:Settings|None=None, store:Storage|None=None, validate
         row = {"name": n, "created": info.get("created") or man["published_at"], "uri": store.uri(key),
                "classes": info.get("classes"), **{f"{s}_images": (info.get("splits") or {}).get(s, {}).get("images") for s in ("train", "val")}}
         if validate:
-            rep = validate_dataset(n, settings=settings, store=store, **validate_kw)
-            row.update(valid=rep.ok, errors=len(rep.errors), warnings=len(rep.warnings), first_error=str(rep.errors[0]) if rep.errors else None)
+            ck = _verdict_key(store.uri(key), man, validate_kw)
+            verdict = None if revalidate else cache.get(ck)
+            if verdict is None:
+                rep = validate_dataset(n, settings=settings, store=store, **validate_kw)
+                verdict = dict(valid=rep.ok, errors=len(rep.errors), warnings=len(rep.warnings), first_error=str(rep.errors[0]) if rep.errors else None)
+            fresh[ck] = verdict
+            row.update(verdict)
         rows.append(row)
+    if validate and fresh != {k: cache.get(k) for k in fresh}:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(cache_path, lambda t: t.write_text(json.dumps({**cache, **fresh})))
     return sorted(rows, key=lambda r: (r["created"], r["name"]), reverse=True)
 
 def load_dataset(name:str, # a version name (or datasets/<name>, or an s3:// URI)
