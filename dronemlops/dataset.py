@@ -523,8 +523,10 @@ def import_dataset(path:str|Path, # a YOLO dataset folder (data.yaml + split fol
         (root/"data.yaml").write_text(_data_yaml(root, name, names))
         info = _dataset_info(root, name, items, names, {"strategy": "imported", "layout": layout, "from": str(src.resolve())},
                              {"description": f"imported from {src.resolve()} ({layout})"})
+        info["images_decoded_at_build"] = False  # only headers were read so far: the validator must decode every image
         (root/"dataset_info.json").write_text(json.dumps(info, indent=2))
         rep = validate_local(root, min_train_images, min_val_images, settings)
+        info["images_decoded_at_build"] = True  # ...which it just did: the published record can say so
         if not rep.ok:
             more = f" (and {len(rep.errors) - 3} more)" if len(rep.errors) > 3 else ""
             raise DatasetError(f"{src} does not make a valid version, nothing was published: {'; '.join(str(f) for f in rep.errors[:3])}{more}.")
