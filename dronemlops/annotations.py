@@ -120,6 +120,13 @@ class Annotations:
         "The boxes where boolean mask (or index array) `keep` holds."
         return self.replace(xyxy=self.xyxy[keep], cls=self.cls[keep], score=None if self.score is None else self.score[keep])
 
+    def clip_to_image(self, min_side:float=1.0, # boxes narrower or shorter than this (pixels) after clipping are dropped
+                     ) -> tuple[Annotations, int]:
+        "The boxes clipped to the image, without those that end up thinner than `min_side`; and how many were dropped."
+        c = np.clip(self.xyxy, 0, [self.width, self.height, self.width, self.height])
+        ok = (c[:, 2] - c[:, 0] >= min_side) & (c[:, 3] - c[:, 1] >= min_side)
+        return self.select(ok).replace(xyxy=c[ok]), int((~ok).sum())
+
     def allclose(self, other:Annotations, atol:float=1e-6) -> bool:
         "Same image size, classes (by name) and boxes within `atol` normalised units."
         if (self.width, self.height, len(self)) != (other.width, other.height, len(other)): return False
@@ -148,8 +155,8 @@ class Annotations:
         from matplotlib.patches import Rectangle
         if ax is None: _, ax = plt.subplots(figsize=(5, 5))
         if image is not None:
-            from PIL import Image
-            ax.imshow(Image.open(image) if isinstance(image, (str, Path)) else image)
+            from PIL import Image, ImageOps
+            ax.imshow(ImageOps.exif_transpose(Image.open(image)) if isinstance(image, (str, Path)) else image)  # boxes are in displayed pixels
         else: ax.set_xlim(0, self.width); ax.set_ylim(self.height, 0)
         for i, ((x1, y1, x2, y2), n) in enumerate(zip(self.xyxy, self.class_names)):
             c = color.get(n, "yellow") if isinstance(color, Mapping) else color
@@ -669,6 +676,11 @@ def write_annotations(anns:Iterable[Annotations], # the annotations of every ima
     if dest.exists(): raise AnnotationError(f"{dest} already exists: nothing is overwritten.")
     names = merge_class_names(*[a.names for a in anns])  # one class map for the whole set: ids mean the same in every file
     anns = [remap(a, names) for a in anns]
+    if fmt in ("yolo", "voc"):  # one file per image, named by its stem: two images with one stem would overwrite each other
+        stems = [Path(str(a.image)).stem for a in anns]
+        dup = sorted({s for s in stems if stems.count(s) > 1})
+        if dup: raise AnnotationError(f"{dest}: several images share the file stem {dup[:3]} (e.g. the same name in two folders): {fmt} writes one file per stem; rename them first.")
+    if fmt == "yolo": anns = [a.clip_to_image()[0] for a in anns]  # YOLO coordinates must lie in [0, 1]
     if fmt == "coco": return write_coco(anns, dest, names)
     if fmt == "gt": return write_gt_manifest(anns, dest, label_attribute)
     if fmt == "csv": return write_csv_boxes(anns, dest)

@@ -170,7 +170,10 @@ def build(images:str, # a folder of images
     name = name or Path(images).resolve().name
     try: name = check_dataset_name(name)
     except DatasetError: name = dataset_name(name)
-    ren = dict(kv.split("=", 1) for kv in rename.split(",")) if rename else None
+    pairs = [kv.split("=", 1) for kv in rename.split(",")] if rename else []
+    bad = [kv for kv in pairs if len(kv) != 2 or not kv[0].strip() or not kv[1].strip()]
+    if bad: raise DroneMLOpsError(f"--rename takes OLD=NEW pairs separated by commas, e.g. Dead=Tree,Alive=Tree; got {rename!r}.")
+    ren = {a.strip(): b.strip() for a, b in pairs} or None
     anns = read_annotations(labels, from_format, sizes=_sizes(images), names=names.split(",") if names else None)
     info = build_dataset(images, anns, name, rename=ren, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed,
                          group_by=group_by, tile_size=tile_size, tile_overlap=tile_overlap, block_size=block_size,

@@ -213,10 +213,8 @@ def _plan(pairs, names, rename, group_by, tile_size, overlap, min_visibility, ba
             hint = " (the boxes look drawn on the image before its EXIF rotation: draw them on the displayed image)" if (ann.width, ann.height) == (h, w) else ""
             raise DatasetError(f"{path}: annotations are for a {ann.width}x{ann.height} image but the image displays as {w}x{h}{hint}.")
         ann = remap(ann, names, rename)
-        clipped = np.clip(ann.xyxy, 0, [w, h, w, h])
-        ok = (clipped[:, 2] - clipped[:, 0] >= 1) & (clipped[:, 3] - clipped[:, 1] >= 1)
-        dropped += int((~ok).sum())
-        ann = ann.select(ok).replace(xyxy=clipped[ok])
+        ann, n_dropped = ann.clip_to_image()
+        dropped += n_dropped
         group, stem, ext = _group_of(path, group_by), safe_stem(path.name), EXT[f["format"]]
         wins = _windows(w, h, tile_size, overlap, block_size, fractions or {}, f"{seed}:{path.name}")
         if wins == [(None, "")]: items.append(_Item(path, ann, group, unique(stem, ext))); continue
@@ -322,6 +320,14 @@ def _split_record(block_size, seed, fractions, group_by, pairs, facts) -> dict:
                          for p, _ in pairs}
     return out
 
+def _refuse_invalid(root:Path, src, settings:Settings, min_train_images:int|None, min_val_images:int|None) -> None:
+    "Validate the staged version; any error stops the publish, naming the first few."
+    from dronemlops.validate import validate_local
+    rep = validate_local(root, min_train_images, min_val_images, settings)
+    if not rep.ok:
+        more = f" (and {len(rep.errors) - 3} more)" if len(rep.errors) > 3 else ""
+        raise DatasetError(f"{src} does not make a valid version, nothing was published: {'; '.join(str(f) for f in rep.errors[:3])}{more}.")
+
 def _publish(root:Path, key:str, info:dict, store:Storage, workers:int) -> None:
     "Write dataset_info.json and publish the staged version atomically."
     (root/"dataset_info.json").write_text(json.dumps(info, indent=2))
@@ -338,6 +344,7 @@ def _check_build_args(val_fraction, test_fraction, tile_size, tile_overlap, min_
     if not 0 <= tile_overlap < 1: raise DatasetError(f"tile_overlap must be in [0, 1), got {tile_overlap}.")
     if not 0 < min_visibility <= 1: raise DatasetError(f"min_visibility must be in (0, 1], got {min_visibility}.")
     if not background_ratio >= 0: raise DatasetError(f"background_ratio must be 0 or more, got {background_ratio}.")
+    if block_size and resize: raise DatasetError("resize applies to untiled frames; the block split cuts every frame into regions: give one or the other.")
 
 def _refuse_duplicates(pairs:list, workers:int) -> None:
     "Identical image content under two names would land in two splits (leakage) and fail validation: refuse it, naming the files."
@@ -390,8 +397,11 @@ def build_dataset(images:str|Path|Iterable, # a folder of images, or a list of i
     names = dict(enumerate(names)) if isinstance(names, (list, tuple)) else dict(names) if names else \
         merge_class_names(*[[(rename or {}).get(n, n) for n in a.names.values()] for a in anns])
     fractions = {"train": 1 - val_fraction - test_fraction, "val": val_fraction, "test": test_fraction}
+    if sorted(names) != list(range(len(names))):
+        raise DatasetError(f"class ids must run 0..{len(names) - 1} without gaps, got {sorted(names)}: YOLO numbers classes from 0.")
     items, dropped = _plan(pairs, names, rename, group_by, tile_size, tile_overlap, min_visibility, background_ratio, seed, facts,
                            block_size, fractions)
+    if not items: raise DatasetError(f"Nothing to publish: every tile of {len(pairs)} frames is background and background_ratio={background_ratio} keeps none.")
     if not block_size: _assign_group_splits(items, fractions, seed)
     with tempfile.TemporaryDirectory(dir=_staging(settings)) as tmp:
         root = Path(tmp)/name
@@ -401,6 +411,8 @@ def build_dataset(images:str|Path|Iterable, # a folder of images, or a list of i
                              source or str(images), parent,
                              {"tile_size": tile_size, "overlap": tile_overlap, "min_visibility": min_visibility,
                               "background_ratio": background_ratio} if tile_size else None, resize, dropped)
+        (root/"dataset_info.json").write_text(json.dumps(info, indent=2))
+        _refuse_invalid(root, str(images), settings, 0, 0)  # the builder never publishes what the validator rejects (minimums are the trainer's call)
         _publish(root, key, info, store, workers)
     return info
 
@@ -479,7 +491,7 @@ def _import_pairs(src:Path) -> tuple[list[tuple[Path, Annotations, str]], dict[i
     jsons = {k: v for k, v in jsons.items() if v}
     if not jsons: raise DatasetError(f"{src} is neither a YOLO dataset (no data.yaml) nor a COCO export (no train/ val/ valid/ test/ folders holding a .json).")
     if "train" not in jsons or "val" not in jsons: raise DatasetError(f"{src}: a COCO export needs train/ and val/ (or valid/) folders with a .json each; found {sorted(jsons)}.")
-    out, names = [], {}
+    out, names = [], set()
     for split, files in jsons.items():
         if len(files) > 1: raise DatasetError(f"{src/files[0].parent.name}: holds {len(files)} JSON files; keep one COCO file per split.")
         anns = read_coco(files[0])
@@ -487,7 +499,7 @@ def _import_pairs(src:Path) -> tuple[list[tuple[Path, Annotations, str]], dict[i
             img = files[0].parent/Path(a.image).name
             if not img.is_file(): raise DatasetError(f"{files[0]}: image {a.image!r} is not in {files[0].parent}.")
             out.append((img, a, split))
-            names.update(a.names)
+            names.update(a.names.values())  # by name: each split's file numbers its categories its own way
     return out, merge_class_names(names), "coco"
 
 def import_dataset(path:str|Path, # a YOLO dataset folder (data.yaml + split folders) or a COCO export (train/ val|valid/ [test/] folders, one .json each)
@@ -499,7 +511,8 @@ def import_dataset(path:str|Path, # a YOLO dataset folder (data.yaml + split fol
                    workers:int|None=None, # threads for copying; default every core
                   ) -> dict:
     "Publish an existing, already split dataset as a validated version, keeping its train/val/test split; returns its dataset_info."
-    from dronemlops.validate import validate_local
+    from dronemlops.validate import validate_local, check_minimums
+    check_minimums(min_train_images, min_val_images)
     src = Path(path).expanduser()
     if not src.is_dir(): raise DatasetError(f"{src} is not a folder: give the folder holding data.yaml (YOLO) or the split folders (COCO).")
     name = check_dataset_name(name) if name else dataset_name(src.resolve().name, seconds=True)
@@ -516,7 +529,7 @@ def import_dataset(path:str|Path, # a YOLO dataset folder (data.yaml + split fol
         n = f"{stem}{img.suffix.lower()}"
         while n.lower() in used: i += 1; n = f"{stem}_{i}{img.suffix.lower()}"
         used.add(n.lower())
-        items.append(_Item(img, remap(ann, names), img.parent.parent.name, n, None, split))
+        items.append(_Item(img, remap(ann, names).clip_to_image()[0], img.parent.parent.name, n, None, split))
     with tempfile.TemporaryDirectory(dir=_staging(settings)) as tmp:
         root = Path(tmp)/name
         _write_items(items, root, None, workers)
@@ -525,10 +538,7 @@ def import_dataset(path:str|Path, # a YOLO dataset folder (data.yaml + split fol
                              {"description": f"imported from {src.resolve()} ({layout})"})
         info["images_decoded_at_build"] = False  # only headers were read so far: the validator must decode every image
         (root/"dataset_info.json").write_text(json.dumps(info, indent=2))
-        rep = validate_local(root, min_train_images, min_val_images, settings)
-        info["images_decoded_at_build"] = True  # ...which it just did: the published record can say so
-        if not rep.ok:
-            more = f" (and {len(rep.errors) - 3} more)" if len(rep.errors) > 3 else ""
-            raise DatasetError(f"{src} does not make a valid version, nothing was published: {'; '.join(str(f) for f in rep.errors[:3])}{more}.")
+        _refuse_invalid(root, src, settings, min_train_images, min_val_images)
+        info["images_decoded_at_build"] = True  # ...which the validator just did: the published record can say so
         _publish(root, key, info, store, workers)
     return info

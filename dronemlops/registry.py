@@ -72,6 +72,7 @@ def register_weights(weights:str|Path, # a detector .pt (e.g. the starter's, or 
                     ) -> str:
     "Register weights that were not trained by `train` (the starter, a partner's model): an MLflow run holds them as a pyfunc model; returns the version."
     from dronemlops.tracking import TrainingTracker
+    check_model_name(name)  # before any run is made
     settings = settings or load_settings()
     tr = TrainingTracker(settings)
     run_id = tr.start(run_name=run_name, params=params, dataset=dataset, tags={"dronemlops.kind": "imported-weights", **(tags or {})})
@@ -145,6 +146,6 @@ def model_weights(alias_or_version:str=CHAMPION, # an alias ("champion") or a ve
                   settings:Settings|None=None, # default `load_settings()`
                  ) -> Path:
     "Download a registered version's weights (by alias or version number); returns the .pt path."
-    ref = str(alias_or_version)
+    ref = str(alias_or_version).lstrip("@")
     try: return registered_weights(ref if ref.isdigit() else f"@{ref}", name=name, dest=dest, settings=settings)
     except DroneMLOpsError as e: raise RegistryError(str(e)) from None

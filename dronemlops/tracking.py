@@ -179,7 +179,8 @@ class TrainingTracker:
             if run.info.status not in ("KILLED", "FAILED"):
                 raise DroneMLOpsError(f"Run {resume} is {run.info.status}: only KILLED or FAILED runs can be resumed.")
             return resume
-        runs = self.client.search_runs([self.exp_id], "attributes.status IN ('KILLED', 'FAILED')", order_by=["attributes.start_time DESC"], max_results=1)
+        runs = self.client.search_runs([self.exp_id], "attributes.status IN ('KILLED', 'FAILED')", order_by=["attributes.start_time DESC"], max_results=50)
+        runs = [r for r in runs if r.data.tags.get("dronemlops.run_dir")]  # training runs only (not imported weights)
         if not runs: raise DroneMLOpsError(f"No interrupted run in experiment {self.experiment!r} to resume.")
         return runs[0].info.run_id
 

@@ -157,7 +157,8 @@ def _epoch_logger(tracker) -> Callable:
         step = tr.epoch + 1
         if step in seen or step > tr.epochs: return
         seen.add(step)
-        tracker.log_epoch(stable_metric_names({**tr.label_loss_items(tr.tloss), **tr.metrics, **tr.lr}), step)
+        validated = tr.args.val or step == tr.epochs  # with val=False Ultralytics validates only the last epoch: no zeros for the others
+        tracker.log_epoch(stable_metric_names({**tr.label_loss_items(tr.tloss), **(tr.metrics if validated else {}), **tr.lr}), step)
     return log
 
 def _check_train_args(epochs, imgsz, batch, lr0, patience, workers, threads, device) -> None:
@@ -222,28 +223,38 @@ def train(dataset:str, # a valid dataset version name (or s3:// URI)
         run_dir = Path(tracker.run_dir_of(run_id))
         last = run_dir/"weights"/"last.pt"
         if not last.is_file(): raise TrainingError(f"Run {run_id} has no checkpoint at {last} to resume from.")
+        trained_on = tracker.client.get_run(run_id).data.tags.get("dataset.name")
+        if trained_on and trained_on != ds.name:
+            raise TrainingError(f"Run {run_id} trains on dataset {trained_on}, not {ds.name}: resume it with {trained_on} (the checkpoint holds its data).")
         yolo, spec = YOLO(str(last)), str(last)
         args = dict(resume=True)
     else:
         spec = resolve_model(model, settings)
         run_name = run_name or f"{ds.name[:30]}-{dt.datetime.now():%Y%m%d-%H%M%S}"
         run_dir = runs/run_name
-        if run_dir.exists(): raise TrainingError(f"{run_dir} exists: pass another run_name, or resume=<run id> to continue it.")
-        tracker = tracking.TrainingTracker(settings, experiment)
         work = run_dir.parent/f"{run_name}-data"  # Ultralytics writes label caches: train on a copy, never on the published version
+        if run_dir.exists() or work.exists(): raise TrainingError(f"{run_dir} (or its working copy) exists: pass another run_name, or resume=<run id> to continue it.")
+        tracker = tracking.TrainingTracker(settings, experiment)
         shutil.copytree(ds.path, work, ignore=shutil.ignore_patterns("_PUBLISHED.json", "*.cache"))
-        dev = _device(device)
-        args = dict(data=str(work/"data.yaml"), epochs=epochs, imgsz=imgsz, batch=batch, lr0=lr0, patience=patience, seed=seed,
-                    deterministic=True, device=dev, workers=workers, project=str(runs), name=run_name, exist_ok=False,
-                    plots=True, verbose=False, **({"amp": False} if dev != "cpu" else {}), **extra)
-        yolo = YOLO(spec)
+        try:
+            dev = _device(device)
+            args = dict(data=str(work/"data.yaml"), epochs=epochs, imgsz=imgsz, batch=batch, lr0=lr0, patience=patience, seed=seed,
+                        deterministic=True, device=dev, workers=workers, project=str(runs), name=run_name, exist_ok=False,
+                        plots=True, verbose=False, **({"amp": False} if dev != "cpu" else {}), **extra)
+            yolo = YOLO(spec)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True); raise  # nothing is left behind by a start that failed
     ours = [("on_train_epoch_start", _threads_callback(threads or os.cpu_count() or 1)), ("on_train_epoch_end", _nan_guard),
             ("on_fit_epoch_end", _epoch_logger(tracker))]
     for event, fn in ours + list((callbacks or {}).items()): yolo.add_callback(event, fn)  # the caller's callbacks run after ours, never instead
     params = {"model": str(model), "model_spec": spec, "epochs": epochs, "imgsz": imgsz, "batch": batch, "lr0": lr0, "patience": patience,
               "seed": seed, "device": str(args.get("device", device)), "workers": workers, "threads": threads or os.cpu_count(), **extra}
-    run_id = tracker.start(run_id=run_id if resume else None, run_name=run_name, params=None if resume else params,
-                           dataset=ds, tags={"dronemlops.run_dir": str(run_dir), **{k: str(v) for k, v in (tags or {}).items()}})
+    from mlflow.exceptions import MlflowException
+    try: run_id = tracker.start(run_id=run_id if resume else None, run_name=run_name, params=None if resume else params,
+                                dataset=ds, tags={"dronemlops.run_dir": str(run_dir), **{k: str(v) for k, v in (tags or {}).items()}})
+    except MlflowException as e:
+        if work is not None: shutil.rmtree(work, ignore_errors=True)
+        raise TrainingError(f"MLflow refused the run ({e.message.splitlines()[0]}): check run_name, tags and params.") from None
     t0 = time.time()
     try:
         yolo.train(**args)

@@ -426,10 +426,12 @@ def find_datasets(settings:Settings|None=None, # default `load_settings()`
         row = {"name": n, "created": info.get("created") or man["published_at"], "uri": store.uri(key),
                "classes": info.get("classes"), **{f"{s}_images": (info.get("splits") or {}).get(s, {}).get("images") for s in ("train", "val")}}
         if validate:
-            ck = _verdict_key(store.uri(key), man, validate_kw)
+            eff = {**validate_kw, "min_train_images": validate_kw.get("min_train_images") if validate_kw.get("min_train_images") is not None else settings.min_train_images,
+                   "min_val_images": validate_kw.get("min_val_images") if validate_kw.get("min_val_images") is not None else settings.min_val_images}
+            ck = _verdict_key(store.uri(key), man, eff)  # the minimums as they apply, whether given or from settings
             verdict = None if revalidate else cache.get(ck)
             if verdict is None:
-                rep = validate_dataset(n, settings=settings, store=store, **validate_kw)
+                rep = validate_dataset(key, settings=settings, store=store, **validate_kw)  # the stored version, never a same-named local folder
                 verdict = dict(valid=rep.ok, errors=len(rep.errors), warnings=len(rep.warnings), first_error=str(rep.errors[0]) if rep.errors else None)
             fresh[ck] = verdict
             row.update(verdict)

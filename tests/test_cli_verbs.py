@@ -60,6 +60,7 @@ def test_build_and_import(tmp_path, sample_dir):
     refused(run("build", tmp_path/"nowhere", "--labels", sample_dir/"labels", "--workspace", ws), "is not a folder of images")
     refused(run("build", sample_dir, "--labels", sample_dir/"labels", "--from-format", "kitti", "--workspace", ws), "unknown format 'kitti'")
     refused(run("build", sample_dir, "--workspace", ws), "--labels")
+    refused(run("build", sample_dir, "--labels", sample_dir/"labels", "--rename", "Dead=Tree,Alive", "--workspace", ws), "--rename takes OLD=NEW pairs")
     v = r.stdout.split(":")[0]
     r = run("validate", v, "--min-train", 10, "--min-val", 5, "--workspace", ws)
     assert r.returncode == 0 and "VALID" in r.stdout, r.stdout

@@ -271,3 +271,39 @@ def test_validator_warnings(frames, tmp_path, settings):
     warnings = "\n".join(map(str, rep.warnings))
     for expect in ["resolutions from", "labels are empty (background)", "class 'Car' has no boxes in train", "classes ['Car'] have no boxes in val"]:
         assert expect in warnings, (expect, warnings)
+
+def test_import_coco_whose_split_files_number_classes_differently(tmp_path, settings):
+    "Each split's COCO file numbers its categories its own way: classes are matched by name."
+    from dronemlops.dataset import import_dataset
+    rng = np.random.default_rng(0)
+    cats = {"train": [{"id": 1, "name": "car"}, {"id": 2, "name": "tree"}], "val": [{"id": 1, "name": "tree"}]}
+    for split, cs in cats.items():
+        d = tmp_path/"export"/split; d.mkdir(parents=True)
+        images, anns = [], []
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(d/f"{split}{i}.png")
+            images.append({"id": i + 1, "file_name": f"{split}{i}.png", "width": 64, "height": 64})
+            anns.append({"id": i + 1, "image_id": i + 1, "category_id": cs[-1]["id"], "bbox": [10, 10, 20, 20]})
+        anns.append({"id": 9, "image_id": 1, "category_id": 1, "bbox": [40, 40, 30, 30]})  # runs past the 64 px edge: clipped like the builder does
+        (d/"_annotations.coco.json").write_text(json.dumps({"images": images, "annotations": anns, "categories": cs}))
+    info = import_dataset(tmp_path/"export", "coco_classes_20261128_1200", min_train_images=1, min_val_images=1, settings=settings)
+    assert info["classes"] == ["car", "tree"]
+    assert info["splits"]["train"]["boxes_per_class"] == {"car": 1, "tree": 3} and info["splits"]["val"]["boxes_per_class"] == {"car": 0, "tree": 4}
+
+def test_builder_refuses_what_could_never_validate(frames, tmp_path, settings):
+    d = tmp_path/"imgs"; d.mkdir(); shutil.copyfile(frames["OSBS_029.png"], d/"OSBS_029.png")
+    osbs = read_voc(frames["OSBS_029.xml"])
+    with pytest.raises(DatasetError, match=r"class ids must run 0..0 without gaps, got \[1\]"):
+        build_dataset(d, [osbs], "gaps_20261128_1200", names={1: "Tree"}, settings=settings)
+    with pytest.raises(DatasetError, match="every tile of 1 frames is background"):
+        build_dataset(d, [], "empty_20261128_1200", tile_size=200, background_ratio=0, settings=settings)
+    with pytest.raises(DatasetError, match="resize applies to untiled frames"):
+        build_dataset(d, [osbs], "both_20261128_1200", block_size=200, resize=300, settings=settings)
+    assert open_storage(settings=settings).versions("datasets") == []
+
+def test_convert_refuses_two_images_with_one_stem(frames, tmp_path):
+    from dronemlops.annotations import write_annotations
+    a = read_voc(frames["OSBS_029.xml"])
+    with pytest.raises(AnnotationError, match=r"share the file stem \['IMG_1'\]"):
+        write_annotations([a.replace(image="s3://b/f1/IMG_1.JPG"), a.replace(image="s3://b/f2/IMG_1.JPG")], tmp_path/"yolo", "yolo")
+    assert not (tmp_path/"yolo").exists()

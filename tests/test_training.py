@@ -101,6 +101,8 @@ def test_invalid_dataset_is_refused_before_any_compute(env, tmp_path):
     with pytest.raises(TrainingError, match="not a valid Ultralytics checkpoint"): train(NAME, model=str(tmp_path/"corrupt.pt"), settings=env, **SMALL)
     assert len(c.search_runs([e.experiment_id for e in c.search_experiments()])) == before
     assert not (Path(env.local_dir)/"runs"/"missing").exists()
+    (Path(env.local_dir)/"runs"/"left-over-data").mkdir(parents=True)  # a working copy left by an earlier run of that name
+    with pytest.raises(TrainingError, match="or its working copy\) exists"): train(NAME, epochs=1, settings=env, run_name="left-over", **FAST)
 
 def test_crash_and_nan_end_failed_with_the_reason(env):
     def crash(trainer):
