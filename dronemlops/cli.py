@@ -67,10 +67,11 @@ def validate(path:str, # a dataset folder, a version name in the workspace, or a
 def datasets(workspace:str=None, # override the workspace
              min_train:int=None, # minimum train images (default: setting min_train_images)
              min_val:int=None, # minimum val images (default: setting min_val_images)
+             revalidate:bool_arg=False, # read every version again instead of trusting the cached verdicts (versions are immutable)
             ):
     "List published dataset versions, newest first, with their validity."
     from dronemlops.validate import find_datasets
-    rows = find_datasets(settings=load_settings(workspace=workspace), min_train_images=min_train, min_val_images=min_val)
+    rows = find_datasets(settings=load_settings(workspace=workspace), revalidate=revalidate, min_train_images=min_train, min_val_images=min_val)
     if not rows: print("no published datasets"); return
     for r in rows:
         print(f"{r['name']:<50} {r['created']:<26} train={r['train_images']} val={r['val_images']} "

@@ -182,7 +182,9 @@ def test_validate_cli_exit_codes_and_find_newest_first(frames, tmp_path, setting
     with pytest.raises(DatasetError, match="class id 9 is out of range"): load_dataset("sample_trees_20261125_1200", settings=settings, **SMALL)
     listed = subprocess.run([CLI, "datasets", "--min-train", "10", "--min-val", "2", *ws], capture_output=True, text=True)
     assert listed.stdout.index("sample_trees_20261125_1300") < listed.stdout.index("sample_trees_20261125_1200")
-    assert "INVALID" in listed.stdout.splitlines()[1]
+    assert "INVALID" not in listed.stdout  # the verdict cached above: published versions are immutable...
+    listed = subprocess.run([CLI, "datasets", "--min-train", "10", "--min-val", "2", "--revalidate", "true", *ws], capture_output=True, text=True)
+    assert "INVALID" in listed.stdout.splitlines()[1]  # ...and --revalidate reads every byte again
 
 def test_dataset_on_s3_is_built_validated_and_loaded(frames, s3_settings, tmp_path):
     s3 = S3Storage("s3://drone-datasets/team", s3_settings); s3.client.create_bucket(Bucket="drone-datasets")
