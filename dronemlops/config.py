@@ -25,6 +25,7 @@ class DroneMLOpsError(Exception):
 class ConfigError(DroneMLOpsError, ValueError):
     "A setting is unknown, malformed or inconsistent; the message names the setting and where it came from."
 
+# %% ../nbs/00_config.ipynb #b4a5d848
 _ACCESS = "permission denied: give this user read and write access (chmod/chown) or use another folder"
 _OS_PROBLEMS = {
     errno.EACCES: _ACCESS, errno.EPERM: _ACCESS,
@@ -38,7 +39,8 @@ _OS_PROBLEMS = {
     errno.ENAMETOOLONG: "the name is too long for the file system: use a shorter name",
 }
 
-def os_problem(e:OSError) -> str|None:
+def os_problem(e:OSError, # the error an OS call raised
+              ) -> str|None:
     "What OS error `e` means for one of our files or folders and how to fix it; None for errors bad input does not cause."
     return _OS_PROBLEMS.get(getattr(e, "errno", None))
 
@@ -159,7 +161,9 @@ def _abs_path(value:str, key:str, where:str, base:str|Path|None=None) -> str:
     except (RuntimeError, OSError) as e:  # a symlink loop: RuntimeError up to Python 3.12, OSError ELOOP from 3.13
         raise ConfigError(f"{key} {value!r} ({where}) cannot be used: {e}; fix or remove the link, or choose another folder.") from None
 
-def read_config_file(path:str|Path) -> dict:
+# %% ../nbs/00_config.ipynb #9dda1d99
+def read_config_file(path:str|Path, # a dronemlops.toml, .yaml or .yml file
+                    ) -> dict:
     "Read the settings in a `dronemlops.toml`/`.yaml` file; errors name the file, line and key."
     path = Path(path)
     if path.suffix not in (".toml", ".yaml", ".yml"): raise ConfigError(f"Config file {path} must end in .toml, .yaml or .yml.")
@@ -172,7 +176,10 @@ def read_config_file(path:str|Path) -> dict:
         if out.get(k) and out[k].strip() and not out[k].startswith("s3://"): out[k] = _abs_path(out[k], k, where, base=path.parent)
     return out
 
-def find_config_file(start:str|Path|None=None, env:Mapping|None=None) -> Path|None:
+# %% ../nbs/00_config.ipynb #927a761e
+def find_config_file(start:str|Path|None=None, # the folder to look in first, then its parents; default the current folder
+                     env:Mapping|None=None, # where to read `DRONEMLOPS_CONFIG`; default `os.environ`
+                    ) -> Path|None:
     "The config file named by `DRONEMLOPS_CONFIG`, else the first `dronemlops.toml`/`.yaml` in `start` or its parents."
     env = os.environ if env is None else env
     if env.get(f"{ENV_PREFIX}CONFIG"): return Path(env[f"{ENV_PREFIX}CONFIG"]).expanduser()
@@ -182,7 +189,9 @@ def find_config_file(start:str|Path|None=None, env:Mapping|None=None) -> Path|No
             if (d/n).is_file(): return d/n
     return None
 
-def settings_from_env(env:Mapping|None=None) -> dict:
+# %% ../nbs/00_config.ipynb #08ba01ec
+def settings_from_env(env:Mapping|None=None, # the environment to read; default `os.environ`
+                     ) -> dict:
     "Settings given as `DRONEMLOPS_<SETTING>` environment variables; an unknown one is an error."
     env = os.environ if env is None else env
     out = {}
@@ -201,7 +210,8 @@ def _check_folder(s:Settings, key:str) -> None:
     if is_file: raise ConfigError(f"{key} {p} ({s.sources.get(key, 'default')}) is a file, not a folder: "
                                   f"point {key} at a folder (it is created when missing) or move the file away.")
 
-def check_settings(s:Settings) -> None:
+def check_settings(s:Settings, # the settings to check
+                  ) -> None:
     "Validate every setting of `s` (types, ranges, URIs); the error names the setting, its value and where it came from."
     src = lambda k: s.sources.get(k, "set in code")
     for k in SETTING_NAMES: _coerce(k, getattr(s, k), f"settings ({src(k)})")
@@ -224,6 +234,7 @@ def _check_url(url:str, what:str) -> None:
     except ValueError: ok = False  # e.g. an unclosed [IPv6 or a port that is not a number
     if not ok: raise ConfigError(f"{what} is {url!r}, which is not an http(s)://host[:port] URL, e.g. http://127.0.0.1:9000.")
 
+# %% ../nbs/00_config.ipynb #ab669fe0
 def _derive(s:Settings, cwd:str|Path|None=None) -> None:
     "Make local paths absolute (relative to `cwd`) and fill in the settings that default to something built from other settings."
     if not s.is_s3: s.workspace = _abs_path(s.workspace, "workspace", s.sources["workspace"], base=cwd); _check_folder(s, "workspace")
@@ -275,6 +286,7 @@ def _install_fonts(ydir:Path) -> None:
         if not (ydir/name).is_file():
             tmp = ydir/f".{name}.tmp"; shutil.copyfile(_bundled_ttf(), tmp); os.replace(tmp, ydir/name)
 
+# %% ../nbs/00_config.ipynb #cc5c11ab
 def apply_environment(s:Settings, # the settings to apply
                       environ:dict|None=None, # the environment to change; default `os.environ`
                      ) -> dict:
@@ -293,11 +305,13 @@ def apply_environment(s:Settings, # the settings to apply
     return values
 
 # %% ../nbs/00_config.ipynb #2d297f5e
-def describe_settings(s:Settings) -> list[tuple[str, str, str]]:
+def describe_settings(s:Settings, # the settings to describe
+                     ) -> list[tuple[str, str, str]]:
     "Rows of (setting, value, source) for every setting."
     return [(k, "" if getattr(s, k) is None else str(getattr(s, k)), s.sources.get(k, "default")) for k in SETTING_NAMES]
 
-def format_settings(s:Settings) -> str:
+def format_settings(s:Settings, # the settings to show
+                   ) -> str:
     "The settings as an aligned text table."
     rows = [("setting", "value", "source"), *describe_settings(s)]
     w = [max(len(r[i]) for r in rows) for i in range(2)]

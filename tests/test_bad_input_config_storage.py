@@ -6,8 +6,8 @@ import os, sys, time, errno, ctypes, subprocess, uuid, pytest
 from pathlib import Path
 from hypothesis import given, settings as hsettings, strategies as st, HealthCheck
 from dronemlops.config import (ConfigError, SETTING_NAMES, ENV_NOT_SETTINGS, Settings, load_settings,
-                               read_config_file, settings_from_env, os_problem)
-from dronemlops.storage import LocalStorage, S3Storage, StorageError, os_errors, open_storage
+                               read_config_file, settings_from_env)
+from dronemlops.storage import S3Storage, StorageError, os_errors, open_storage
 from dronemlops.testing import free_port
 
 CLI = str(Path(sys.executable).parent/"dronemlops")
@@ -38,10 +38,6 @@ def test_workspace_file_from_env_names_the_variable(tmp_path):
     (tmp_path/"somefile").write_text("x")
     msg = cli_error(["datasets"], tmp_path, clean_env(DRONEMLOPS_WORKSPACE=str(tmp_path/"somefile")))
     assert "(env DRONEMLOPS_WORKSPACE) is a file, not a folder" in msg
-
-def test_local_storage_refuses_a_file_root(tmp_path):
-    (tmp_path/"f").write_text("x")
-    with pytest.raises(StorageError, match="is a file, not a folder"): LocalStorage(tmp_path/"f")
 
 # --- 2. permissions and symbolic-link loops -------------------------------------------------------------------------
 
@@ -74,7 +70,6 @@ def test_permission_error_translation():
     def denied():
         with os_errors("workspace /ws"): raise PermissionError(errno.EACCES, "Permission denied", "/ws/raw")
     with pytest.raises(StorageError, match=r"^Cannot use /ws/raw \(workspace /ws\): permission denied: give this user read and write access"): denied()
-    assert os_problem(OSError(errno.EIO, "I/O error")) is None  # not bad input: stays a traceback
 
 @pytest.mark.parametrize("verb", ["datasets", "sample", "config"])
 def test_workspace_that_is_a_symlink_loop(tmp_path, verb):
@@ -174,11 +169,6 @@ def test_negative_minimum(tmp_path, how):
     else: env = clean_env(DRONEMLOPS_MIN_VAL_IMAGES="-1")
     msg = cli_error(["datasets"], tmp_path, env)
     assert "must be a whole number >= 0" in msg and ("config file" in msg if how == "file" else "DRONEMLOPS_MIN_VAL_IMAGES" in msg)
-
-def test_negative_minimum_set_in_code_is_refused():
-    from dronemlops.config import check_settings
-    s = load_settings(env={}, cwd="/"); s.min_val_images = -1
-    with pytest.raises(ConfigError, match="'min_val_images' .* must be a whole number >= 0, got -1"): check_settings(s)
 
 @pytest.mark.parametrize("name", ["", "  ", "../x", "a/b"])
 def test_sample_name_is_refused(tmp_path, name):
