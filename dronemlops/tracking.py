@@ -14,7 +14,7 @@ from .storage import sha256_file
 
 # %% auto #0
 __all__ = ['PROFILE_EXPERIMENT', 'TRAINING_EXPERIMENT', 'REGISTERED_MODEL', 'DETECTION_COLUMNS', 'local_tracking_uri',
-           'configure_mlflow', 'experiment_id', 'log_profile', 'git_commit', 'TrainingTracker', 'parse_model_ref',
+           'configure_mlflow', 'ensure_experiment', 'log_profile', 'git_commit', 'TrainingTracker', 'parse_model_ref',
            'store_missing', 'registered_weights', 'YoloDetector', 'detector_signature', 'detector_requirements',
            'log_detector']
 
@@ -22,10 +22,12 @@ __all__ = ['PROFILE_EXPERIMENT', 'TRAINING_EXPERIMENT', 'REGISTERED_MODEL', 'DET
 PROFILE_EXPERIMENT = "drone-imagery-data-exploration"
 TRAINING_EXPERIMENT = "drone-detection-training"
 
-def local_tracking_uri(settings:Settings) -> str:
+def local_tracking_uri(settings:Settings, # whose local state folder holds the store
+                      ) -> str:
     "The embedded default store: SQLite in the local folder."
     return f"sqlite:///{Path(settings.local_dir)/'mlflow.db'}"
 
+# %% ../nbs/07_tracking.ipynb #c7d1a004
 def _reachable(uri:str, timeout:float=3.0) -> str|None:
     "None when the tracking server at `uri` answers, else why not."
     import urllib.request, urllib.error
@@ -35,7 +37,8 @@ def _reachable(uri:str, timeout:float=3.0) -> str|None:
 
 _effective_uri = {}  # configured tracking URI -> the store this process uses (decided once: a run never splits between stores)
 
-def configure_mlflow(settings:Settings|None=None):
+def configure_mlflow(settings:Settings|None=None, # the tracking URI and local folder; default `load_settings()`
+                    ):
     """Point MLflow at the configured tracking store; returns the `mlflow` module. An MLflow server that does not answer,
     or a SageMaker managed MLflow ARN that cannot be used, falls back to the local SQLite store with a warning that says where runs go.
     The decision is made once per process and configured URI, so later calls neither probe nor warn again."""
@@ -60,7 +63,10 @@ def configure_mlflow(settings:Settings|None=None):
     mlflow.set_tracking_uri(uri)
     return mlflow
 
-def experiment_id(name:str, settings:Settings|None=None) -> str:
+# %% ../nbs/07_tracking.ipynb #c7d1a007
+def ensure_experiment(name:str, # the experiment, without the configured prefix, e.g. TRAINING_EXPERIMENT
+                      settings:Settings|None=None, # prefix, artifact root and tracking store; default `load_settings()`
+                     ) -> str:
     "The id of experiment `name` (with the configured prefix), created with the configured artifact root when missing."
     settings = settings or load_settings()
     mlflow = configure_mlflow(settings)
@@ -79,7 +85,9 @@ def log_profile(df, # the profile DataFrame from `profile_images`
                 source:str="", # what was profiled (folder, prefix, collection)
                 duplicates:list|None=None, # near-duplicate pairs
                 seconds:float|None=None, # how long profiling took
-                settings:Settings|None=None, experiment:str=PROFILE_EXPERIMENT, run_name:str|None=None,
+                settings:Settings|None=None, # the tracking store; default `load_settings()`
+                experiment:str=PROFILE_EXPERIMENT, # the MLflow experiment (without the configured prefix)
+                run_name:str|None=None, # the run's name in the MLflow UI; default MLflow's generated one
                ) -> str:
     "Log an image profile as an MLflow run; returns the run id."
     settings = settings or load_settings()
@@ -91,7 +99,7 @@ def log_profile(df, # the profile DataFrame from `profile_images`
     for col in ("width", "height", "brightness", "contrast", "blur_laplacian_var", "bytes"):
         if len(ok) and ok[col].notna().any(): metrics[f"median_{col}"] = float(ok[col].median())
     if seconds: metrics.update(profile_seconds=seconds, images_per_second=len(df)/seconds)
-    with mlflow.start_run(experiment_id=experiment_id(experiment, settings), run_name=run_name) as run:
+    with mlflow.start_run(experiment_id=ensure_experiment(experiment, settings), run_name=run_name) as run:
         mlflow.log_params({"source": source, "images": len(df)})
         mlflow.log_metrics(metrics)
         mlflow.log_table(df.astype(object).where(df.notna(), None), artifact_file="profile_table.json")
@@ -104,23 +112,35 @@ def log_profile(df, # the profile DataFrame from `profile_images`
     return run.info.run_id
 
 # %% ../nbs/07_tracking.ipynb #24958ce4
-def git_commit(path:str|Path|None=None) -> str|None:
+def git_commit(path:str|Path|None=None, # a folder inside the checkout; default this package's folder
+              ) -> str|None:
     "The git commit of the checkout holding this package, when there is one."
+    import dronemlops
     try:
-        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path or Path(__file__).resolve().parent, capture_output=True, text=True, timeout=5)
+        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path or Path(dronemlops.__file__).resolve().parent, capture_output=True, text=True, timeout=5)
         return r.stdout.strip() or None if r.returncode == 0 else None
     except (OSError, subprocess.TimeoutExpired): return None
 
+# %% ../nbs/07_tracking.ipynb #c7d1a012
 class TrainingTracker:
     "An MLflow run for one training, driven by `train` through Ultralytics callbacks."
-    def __init__(self, settings:Settings, experiment:str=TRAINING_EXPERIMENT):
+    def __init__(self,
+                 settings:Settings, # the tracking store and experiment prefix
+                 experiment:str=TRAINING_EXPERIMENT, # the MLflow experiment (without the configured prefix)
+                ):
         self.settings, self.experiment = settings, experiment
         self.mlflow = configure_mlflow(settings)
         self.client = self.mlflow.MlflowClient()
-        self.exp_id = experiment_id(experiment, settings)
+        self.exp_id = ensure_experiment(experiment, settings)
         self.run_id = None
 
-    def start(self, run_id:str|None=None, run_name:str|None=None, params:dict|None=None, dataset=None, tags:dict|None=None) -> str:
+    def start(self,
+              run_id:str|None=None, # reopen this interrupted run instead of creating one
+              run_name:str|None=None, # the new run's name
+              params:dict|None=None, # training arguments, logged as params
+              dataset=None, # the `LoadedDataset` trained on: tags and an MLflow dataset input
+              tags:dict|None=None, # extra run tags
+             ) -> str:
         "Open a new run (or reopen `run_id` to resume it); returns the run id."
         from mlflow.entities import Param, DatasetInput, InputTag
         from dronemlops import __version__
@@ -143,13 +163,22 @@ class TrainingTracker:
             self.client.log_inputs(self.run_id, [DatasetInput(md._to_mlflow_entity(), [InputTag("mlflow.data.context", "training")])])
         return self.run_id
 
-    def log_epoch(self, metrics:Mapping[str, float], step:int) -> None:
+    def log_epoch(self,
+                  metrics:Mapping[str, float], # stable names (see `train.stable_metric_names`); NaN values are skipped
+                  step:int, # the epoch, from 1
+                 ) -> None:
         "Log one epoch's metrics (stable names) at `step`."
         from mlflow.entities import Metric
         ts = int(time.time() * 1000)
         self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), ts, step) for k, v in metrics.items() if v == v])
 
-    def log_final(self, metrics:Mapping[str, float], minutes:float, run_dir:Path, dataset, onnx:Path|None) -> None:
+    def log_final(self,
+                  metrics:Mapping[str, float], # the final validation metrics (logged as final_<name>)
+                  minutes:float, # training wall time
+                  run_dir:Path, # Ultralytics' output folder: its CSVs, plots, args.yaml and weights/ are logged
+                  dataset, # the `LoadedDataset`: its data.yaml and dataset_info.json are logged
+                  onnx:Path|None, # the ONNX export, when there is one
+                 ) -> None:
         "Final metrics, duration and the run's files."
         for k, v in metrics.items(): self.client.log_metric(self.run_id, f"final_{k}", float(v))
         self.client.log_metric(self.run_id, "training_duration_minutes", minutes)
@@ -159,17 +188,25 @@ class TrainingTracker:
             if p and Path(p).is_file(): self.client.log_artifact(self.run_id, str(p), "weights")
         for n in ("data.yaml", "dataset_info.json"): self.client.log_artifact(self.run_id, str(dataset.path/n), "dataset")
 
-    def log_model(self, weights:Path, dataset) -> None:
+    def log_model(self,
+                  weights:Path, # the detector .pt
+                  dataset, # the `LoadedDataset`: its first val image is the model's input example
+                 ) -> None:
         "Log the detector as an MLflow pyfunc model named `model` in this run."
         log_detector(weights, self.run_id, example_image=next(iter(sorted((dataset.path/"val"/"images").iterdir()))), settings=self.settings)
 
-    def end(self, status:str, reason:str|None=None) -> None:
+    def end(self,
+            status:str, # FINISHED, FAILED or KILLED
+            reason:str|None=None, # why it ended (a traceback's last line, "interrupted"), tagged dronemlops.end_reason
+           ) -> None:
         "Close the run with FINISHED, FAILED or KILLED (and the reason)."
         if self.run_id is None: return
         if reason: self.client.set_tag(self.run_id, "dronemlops.end_reason", reason[:5000])
         self.client.set_terminated(self.run_id, status)
 
-    def find_resumable(self, resume) -> str:
+    def find_resumable(self,
+                       resume, # a run id, or True for the latest KILLED or FAILED training run of the experiment
+                      ) -> str:
         "The run to resume: `resume` itself when it is a run id, else the latest KILLED or FAILED training run."
         if isinstance(resume, str):
             from mlflow.exceptions import MlflowException
@@ -179,12 +216,17 @@ class TrainingTracker:
             if run.info.status not in ("KILLED", "FAILED"):
                 raise DroneMLOpsError(f"Run {resume} is {run.info.status}: only KILLED or FAILED runs can be resumed.")
             return resume
-        runs = self.client.search_runs([self.exp_id], "attributes.status IN ('KILLED', 'FAILED')", order_by=["attributes.start_time DESC"], max_results=50)
-        runs = [r for r in runs if r.data.tags.get("dronemlops.run_dir")]  # training runs only (not imported weights)
+        # MLflow's search accepts IN only for run_id (and has no OR): filter the status here
+        runs = self.client.search_runs([self.exp_id], "", order_by=["attributes.start_time DESC"], max_results=500)
+        runs = [r for r in runs if r.info.status in ("KILLED", "FAILED")
+                and r.data.tags.get("dronemlops.run_dir")]  # training runs only (not imported weights)
         if not runs: raise DroneMLOpsError(f"No interrupted run in experiment {self.experiment!r} to resume.")
         return runs[0].info.run_id
 
-    def run_dir_of(self, run_id:str) -> str:
+    def run_dir_of(self,
+                   run_id:str, # a run started by `train`
+                  ) -> str:
+        "The local Ultralytics output folder of a training run (its `dronemlops.run_dir` tag)."
         d = self.client.get_run(run_id).data.tags.get("dronemlops.run_dir")
         if not d: raise DroneMLOpsError(f"Run {run_id} was not started by dronemlops.train (no dronemlops.run_dir tag).")
         return d
