@@ -11,12 +11,13 @@ from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 from tqdm import tqdm
+from fastcore.basics import patch
 from . import __version__
 from .config import Settings, DroneMLOpsError, load_settings, os_problem
 
 # %% auto #0
-__all__ = ['MARKER', 'PARTIAL', 'S3_CONNECT_TIMEOUT', 'S3_RETRIES', 'StorageError', 'NotFoundError', 'PublishError', 'clean_key',
-           'atomic_write', 'check_name', 'os_errors', 'sha256_file', 'tree_files', 'build_manifest', 'Storage',
+__all__ = ['PARTIAL', 'MARKER', 'S3_CONNECT_TIMEOUT', 'S3_RETRIES', 'StorageError', 'NotFoundError', 'PublishError', 'clean_key',
+           'check_name', 'os_errors', 'atomic_write', 'sha256_file', 'tree_files', 'build_manifest', 'Storage',
            'LocalStorage', 'S3Storage', 'open_storage', 'open_uri', 'fetch_version']
 
 # %% ../nbs/01_storage.ipynb #3a06e309
@@ -28,9 +29,6 @@ class NotFoundError(StorageError, FileNotFoundError):
 
 class PublishError(StorageError):
     "A publish was refused (the version exists) or did not complete."
-
-MARKER = "_PUBLISHED.json"  # the manifest written last: a version without it is not visible
-PARTIAL = ".partial-"  # marks an in-progress local publish or write
 
 # %% ../nbs/01_storage.ipynb #e9d6c0ba
 def clean_key(key:str, # a path relative to the workspace root
@@ -49,16 +47,7 @@ def clean_key(key:str, # a path relative to the workspace root
         else: parts.append(p)
     return "/".join(parts)
 
-def atomic_write(dest:str|Path, # the file to (re)write
-                 write:Callable[[Path], object], # writes the content to the temporary path it is given
-                ) -> Path:
-    "Write `dest` through a hidden temporary file beside it, renamed into place: readers see the old file or the new one, never half of one."
-    dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent/f".{dest.name}{PARTIAL}{uuid.uuid4().hex[:8]}"
-    try: write(tmp); os.replace(tmp, dest)
-    finally: tmp.unlink(missing_ok=True)
-    return dest
-
+# %% ../nbs/01_storage.ipynb #a67e7fd0
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 def check_name(name:str, # a collection or version name: one folder under a prefix such as `raw/`
@@ -70,8 +59,10 @@ def check_name(name:str, # a collection or version name: one folder under a pref
                            "starting with a letter or digit (no '/', spaces or '..').")
     return name
 
+# %% ../nbs/01_storage.ipynb #fe980d97
 @contextlib.contextmanager
-def os_errors(where:str):
+def os_errors(where:str, # what the path belongs to, for the message, e.g. `workspace /data/ws`
+             ):
     "Turn OS errors that bad input causes (no permission, a file in place of a folder, a link loop, a full disk) into a StorageError naming the path; others pass."
     try: yield
     except DroneMLOpsError: raise
@@ -90,22 +81,46 @@ def _join(*keys:str) -> str: return "/".join(k.strip("/") for k in keys if k and
 
 def _hidden(key:str) -> bool: return any(p.startswith(".") and PARTIAL in p for p in key.split("/"))
 
+# %% ../nbs/01_storage.ipynb #44b7ba4f
+PARTIAL = ".partial-"  # marks an in-progress local publish or write
+
+def atomic_write(dest:str|Path, # the file to (re)write
+                 write:Callable[[Path], object], # writes the content to the temporary path it is given
+                ) -> Path:
+    "Write `dest` through a hidden temporary file beside it, renamed into place: readers see the old file or the new one, never half of one."
+    dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent/f".{dest.name}{PARTIAL}{uuid.uuid4().hex[:8]}"
+    try: write(tmp); os.replace(tmp, dest)
+    finally: tmp.unlink(missing_ok=True)
+    return dest
+
 # %% ../nbs/01_storage.ipynb #4a7ddbba
-def sha256_file(path:str|Path, chunk:int=1<<20) -> str:
+def sha256_file(path:str|Path, # the file to hash
+                chunk:int=1<<20, # bytes read at a time
+               ) -> str:
     "Hex SHA-256 of a file, read in chunks (flat memory for large frames)."
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while b := f.read(chunk): h.update(b)
     return h.hexdigest()
 
-def tree_files(src:str|Path) -> dict[str, Path]:
+# %% ../nbs/01_storage.ipynb #c13d0f15
+def tree_files(src:str|Path, # a local folder
+              ) -> dict[str, Path]:
     "Files under `src` as {relative posix key: path}, sorted, skipping in-progress temporaries."
     src = Path(src)
     with os_errors(f"folder {src}"):
         if not src.is_dir(): raise NotFoundError(f"Folder {src} does not exist.")
         return {p.relative_to(src).as_posix(): p for p in sorted(src.rglob("*")) if p.is_file() and not _hidden(p.relative_to(src).as_posix())}
 
-def build_manifest(src:str|Path, name:str, metadata:dict|None=None, workers:int=4) -> dict:
+# %% ../nbs/01_storage.ipynb #55f4db36
+MARKER = "_PUBLISHED.json"  # the manifest written last: a version without it is not visible
+
+def build_manifest(src:str|Path, # a local folder holding the artifact
+                   name:str, # the version's name, recorded in the manifest
+                   metadata:dict|None=None, # extra facts to record (source, classes, ...)
+                   workers:int=4, # files hashed in parallel
+                  ) -> dict:
     "The `_PUBLISHED.json` content for the files under `src`: sizes and SHA-256s, plus `metadata`."
     files = tree_files(src)
     if MARKER in files: raise PublishError(f"{Path(src)/MARKER} exists in the source: it is reserved for the publish manifest.")
@@ -118,23 +133,65 @@ def build_manifest(src:str|Path, name:str, metadata:dict|None=None, workers:int=
 class Storage:
     "A workspace root (local folder or s3://bucket/prefix) with file and publish operations on keys relative to it."
     root: str
-    def uri(self, key:str="") -> str: raise NotImplementedError
-    def ls(self, prefix:str="", recursive:bool=False) -> list[str]: raise NotImplementedError
-    def exists(self, key:str) -> bool: raise NotImplementedError
-    def read_bytes(self, key:str) -> bytes: raise NotImplementedError
-    def write_bytes(self, key:str, data:bytes) -> str: raise NotImplementedError
-    def get_file(self, key:str, dest:str|Path) -> Path: raise NotImplementedError
-    def put_file(self, src:str|Path, key:str) -> str: raise NotImplementedError
+    def uri(self, key:str="", # a key in the workspace; empty for the root
+           ) -> str:
+        "The full path or `s3://` URI of `key`."
+        raise NotImplementedError
+    def ls(self, prefix:str="", # a folder key (or a file key: then just that file)
+           recursive:bool=False, # every file below, instead of the files and `folder/`s directly under it
+          ) -> list[str]:
+        "Keys under `prefix`, sorted; folders end in `/`; temporaries of writes in progress are hidden."
+        raise NotImplementedError
+    def exists(self, key:str, # a file key
+              ) -> bool:
+        "True when `key` is a file."
+        raise NotImplementedError
+    def read_bytes(self, key:str, # a file key
+                  ) -> bytes:
+        "The content of file `key`; NotFoundError when missing."
+        raise NotImplementedError
+    def write_bytes(self, key:str, # a file key; folders are created
+                    data:bytes, # the new content
+                   ) -> str:
+        "Write file `key` atomically; returns the key."
+        raise NotImplementedError
+    def get_file(self, key:str, # a file key
+                 dest:str|Path, # the local file to write
+                ) -> Path:
+        "Copy file `key` to local `dest` (atomically); returns `dest`."
+        raise NotImplementedError
+    def put_file(self, src:str|Path, # a local file
+                 key:str, # where it goes
+                ) -> str:
+        "Copy local file `src` to `key` (atomically); returns the key."
+        raise NotImplementedError
     def _delete_keys(self, keys:list[str]) -> None: raise NotImplementedError
     def _publish(self, files:dict[str, Path], key:str, manifest:dict, workers:int, callback:Callable|None) -> None: raise NotImplementedError
 
-    def key(self, key:str) -> str: return clean_key(key, self.root)
+    def key(self, key:str, # a path relative to the workspace root
+           ) -> str:
+        "`key` in normal form; refused when it leaves the workspace (see `clean_key`)."
+        return clean_key(key, self.root)
     def __repr__(self): return f"{type(self).__name__}({self.root!r})"
 
-    def read_text(self, key:str) -> str: return self.read_bytes(key).decode("utf-8")
-    def write_text(self, key:str, text:str) -> str: return self.write_bytes(key, text.encode("utf-8"))
-    def read_json(self, key:str): return json.loads(self.read_bytes(key))
-    def write_json(self, key:str, obj) -> str: return self.write_text(key, json.dumps(obj, indent=2, sort_keys=True))
+    def read_text(self, key:str, # a file key
+                 ) -> str:
+        "The content of file `key` as UTF-8 text."
+        return self.read_bytes(key).decode("utf-8")
+    def write_text(self, key:str, # a file key
+                   text:str, # the new content, written as UTF-8
+                  ) -> str:
+        "Write `text` to file `key`; returns the key."
+        return self.write_bytes(key, text.encode("utf-8"))
+    def read_json(self, key:str, # a JSON file key
+                 ):
+        "The JSON document in file `key`."
+        return json.loads(self.read_bytes(key))
+    def write_json(self, key:str, # a file key
+                   obj, # a JSON-serialisable object
+                  ) -> str:
+        "Write `obj` as indented JSON with sorted keys to file `key`; returns the key."
+        return self.write_text(key, json.dumps(obj, indent=2, sort_keys=True))
 
     def _pool(self, items:list, fn:Callable, workers:int, progress:bool, desc:str) -> list:
         "Run `fn` over `items` in a thread pool with a progress bar; the first error stops the rest."
@@ -148,79 +205,11 @@ class Storage:
                 raise
         return out
 
-    def upload_tree(self, src:str|Path, prefix:str, workers:int=8, progress:bool=True) -> list[str]:
-        "Copy every file under local folder `src` to `prefix/...`; returns the keys written."
-        prefix = self.key(prefix)
-        files = tree_files(src)
-        return self._pool(list(files.items()), lambda kv: self.put_file(kv[1], _join(prefix, kv[0])), workers, progress, f"upload {prefix}")
-
-    def download_tree(self, prefix:str, dest:str|Path, workers:int=8, progress:bool=True) -> list[Path]:
-        "Copy every file under `prefix` into local folder `dest`; returns the local paths."
-        prefix, dest = self.key(prefix), Path(dest)
-        keys = self.ls(prefix, recursive=True)
-        if not keys: raise NotFoundError(f"Nothing to download under {self.uri(prefix)}.")
-        rel = lambda k: k[len(prefix):].lstrip("/") if prefix else k
-        return self._pool(keys, lambda k: self.get_file(k, dest/rel(k)), workers, progress, f"download {prefix}")
-
-    def delete(self, prefix:str, # a key, or a folder prefix: everything under it goes
-               dry_run:bool=False, # only list what would be deleted
-              ) -> list[str]:
-        "Delete a file or everything under a prefix (including hidden partial leftovers); returns the keys."
-        prefix = self.key(prefix)
-        if not prefix: raise StorageError(f"Refusing to delete the whole workspace {self.root}: name a folder in it.")
-        keys = [prefix] if self.exists(prefix) else self._all_keys(prefix)
-        if not dry_run and keys: self._delete_keys(keys)
-        return keys
-
-    def _all_keys(self, prefix:str) -> list[str]: return self.ls(prefix, recursive=True)
-
-    # --- versions: publish once, read only when complete ---
-    def is_published(self, key:str) -> bool:
-        "True when `key` is a complete published version."
-        return self.exists(_join(self.key(key), MARKER))
-
-    def manifest(self, key:str) -> dict:
-        "The manifest of published version `key`."
-        key = self.key(key)
-        if not self.is_published(key):
-            raise NotFoundError(f"{self.uri(key)} is not a published version (no {MARKER}: missing, incomplete or still being written).")
-        return self.read_json(_join(key, MARKER))
-
-    def versions(self, prefix:str="") -> list[str]:
-        "Names of the complete published versions directly under `prefix` (incomplete ones are ignored)."
-        prefix = self.key(prefix)
-        names = [p.rstrip("/").rsplit("/", 1)[-1] for p in self.ls(prefix) if p.endswith("/")]
-        return sorted(n for n in names if self.is_published(_join(prefix, n)))
-
-    def publish(self, src:str|Path, # a local folder holding the complete artifact
-                key:str, # where it appears, e.g. `datasets/forest_tiles_20261125_1200`
-                metadata:dict|None=None, # stored in the manifest
-                workers:int=8, # parallel file transfers
-                callback:Callable[[str], None]|None=None, # called with each key once written (progress hooks)
-               ) -> dict:
-        "Publish the files under `src` as version `key`, atomically; refused if `key` exists. Returns the manifest."
-        key = self.key(key)
-        if not key: raise PublishError("Publish needs a name under the workspace root.")
-        if self.is_published(key): raise PublishError(f"{self.uri(key)} is already published and versions are immutable: publish under a new name.")
-        files = tree_files(src)
-        if not files: raise PublishError(f"Nothing to publish: {src} holds no files.")
-        manifest = build_manifest(src, key.rsplit("/", 1)[-1], metadata, workers)
-        self._publish(files, key, manifest, workers, callback)
-        return manifest
-
-    def verify(self, key:str, local:str|Path) -> None:
-        "Check the files in `local` against the manifest of version `key` (names, sizes, SHA-256)."
-        files, man = tree_files(local), self.manifest(key)["files"]
-        files.pop(MARKER, None)
-        if set(files) != set(man):
-            raise StorageError(f"{local} does not match {self.uri(key)}: missing {sorted(set(man)-set(files))}, extra {sorted(set(files)-set(man))}.")
-        bad = [k for k, p in files.items() if sha256_file(p) != man[k]["sha256"]]
-        if bad: raise StorageError(f"Checksum mismatch against {self.uri(key)} for {bad}.")
-
 # %% ../nbs/01_storage.ipynb #e0c30b2e
 class LocalStorage(Storage):
     "Storage in a local folder; writes go to a temporary name and are renamed into place."
-    def __init__(self, root:str|Path):
+    def __init__(self, root:str|Path, # the workspace folder; created when first written to
+                ):
         self.root = str(Path(root).expanduser().absolute())  # named by the errors below; resolved next
         with os_errors(f"workspace {self.root}"):
             self.root = str(self._resolve(Path(self.root)))
@@ -235,7 +224,8 @@ class LocalStorage(Storage):
         except RuntimeError as e:  # Python up to 3.12 reports a symlink loop this way; 3.13 raises OSError ELOOP, translated by os_errors
             raise StorageError(f"{p} cannot be used (workspace {self.root}): {e}; fix or remove the link.") from None
 
-    def path(self, key:str) -> Path:
+    def path(self, key:str, # a key in the workspace
+            ) -> Path:
         "The local path of `key`; refused if a symlink would take it outside the root."
         p = Path(self.root, self.key(key))
         with os_errors(f"workspace {self.root}"): real = self._resolve(p)
@@ -243,7 +233,9 @@ class LocalStorage(Storage):
         return p
 
     @_os_errors
-    def ls(self, prefix:str="", recursive:bool=False) -> list[str]:
+    def ls(self, prefix:str="", # a folder key (or a file key)
+           recursive:bool=False, # every file below, instead of the entries directly under it
+          ) -> list[str]:
         base = self.path(prefix)
         if base.is_file(): return [self.key(prefix)]
         if not base.is_dir(): return []
@@ -253,24 +245,32 @@ class LocalStorage(Storage):
         return sorted(k for k in keys if not _hidden(k))
 
     @_os_errors
-    def exists(self, key:str) -> bool: return self.path(key).is_file()
+    def exists(self, key:str, # a file key
+              ) -> bool: return self.path(key).is_file()
 
     @_os_errors
-    def read_bytes(self, key:str) -> bytes:
+    def read_bytes(self, key:str, # a file key
+                  ) -> bytes:
         p = self.path(key)
         if not p.is_file(): raise NotFoundError(f"{p} does not exist.")
         return p.read_bytes()
 
     @_os_errors
-    def write_bytes(self, key:str, data:bytes) -> str:
+    def write_bytes(self, key:str, # a file key
+                    data:bytes, # the new content
+                   ) -> str:
         atomic_write(self.path(key), lambda t: t.write_bytes(data)); return self.key(key)
 
     @_os_errors
-    def put_file(self, src:str|Path, key:str) -> str:
+    def put_file(self, src:str|Path, # a local file
+                 key:str, # where it goes
+                ) -> str:
         atomic_write(self.path(key), lambda t: shutil.copyfile(src, t)); return self.key(key)
 
     @_os_errors
-    def get_file(self, key:str, dest:str|Path) -> Path:
+    def get_file(self, key:str, # a file key
+                 dest:str|Path, # the local file to write
+                ) -> Path:
         src = self.path(key)
         if not src.is_file(): raise NotFoundError(f"{src} does not exist.")
         return atomic_write(dest, lambda t: shutil.copyfile(src, t))
@@ -287,32 +287,142 @@ class LocalStorage(Storage):
         for d in sorted({self.path(k).parent for k in keys}, key=lambda p: -len(p.parts)):  # prune emptied folders
             while d != Path(self.root) and d.is_dir() and not any(d.iterdir()): d.rmdir(); d = d.parent
 
-    @_os_errors
-    def _publish(self, files, key, manifest, workers, callback) -> None:
-        final = self.path(key)
-        if final.exists(): raise PublishError(f"{final} exists but is not a published version: remove it or publish under another name.")
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.parent/f".{final.name}{PARTIAL}{uuid.uuid4().hex[:8]}"
-        def copy(kv):
-            (tmp/kv[0]).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(kv[1], tmp/kv[0])
-            if callback: callback(_join(key, kv[0]))
-        try:
-            self._pool(list(files.items()), copy, workers, False, f"publish {key}")
-            (tmp/MARKER).write_text(json.dumps(manifest, indent=2, sort_keys=True))
-            try: os.rename(tmp, final)
-            except OSError as e: raise PublishError(f"{final} appeared while publishing (another writer?): {e}") from None
-        finally:
-            if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
+# %% ../nbs/01_storage.ipynb #a9f76e4d
+@patch
+def upload_tree(self:Storage,
+                src:str|Path, # a local folder
+                prefix:str, # the folder key it becomes
+                workers:int=8, # parallel file transfers
+                progress:bool=True, # show a progress bar
+               ) -> list[str]:
+    "Copy every file under local folder `src` to `prefix/...`; returns the keys written."
+    prefix = self.key(prefix)
+    files = tree_files(src)
+    return self._pool(list(files.items()), lambda kv: self.put_file(kv[1], _join(prefix, kv[0])), workers, progress, f"upload {prefix}")
 
-    @_os_errors
-    def clean_partial(self, prefix:str="", dry_run:bool=False) -> list[str]:
-        "Remove leftovers of interrupted publishes and writes (hidden `.partial-` entries) under `prefix`."
-        base = self.path(prefix)
-        found = [p for p in base.rglob(f".*{PARTIAL}*")] if base.is_dir() else []
-        if not dry_run:
-            for p in found: shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
-        return sorted(p.relative_to(self.root).as_posix() for p in found)
+@patch
+def download_tree(self:Storage,
+                  prefix:str, # a folder key
+                  dest:str|Path, # the local folder it becomes
+                  workers:int=8, # parallel file transfers
+                  progress:bool=True, # show a progress bar
+                 ) -> list[Path]:
+    "Copy every file under `prefix` into local folder `dest`; returns the local paths."
+    prefix, dest = self.key(prefix), Path(dest)
+    keys = self.ls(prefix, recursive=True)
+    if not keys: raise NotFoundError(f"Nothing to download under {self.uri(prefix)}.")
+    rel = lambda k: k[len(prefix):].lstrip("/") if prefix else k
+    return self._pool(keys, lambda k: self.get_file(k, dest/rel(k)), workers, progress, f"download {prefix}")
+
+# %% ../nbs/01_storage.ipynb #f3aacac0
+@patch
+def delete(self:Storage,
+           prefix:str, # a key, or a folder prefix: everything under it goes
+           dry_run:bool=False, # only list what would be deleted
+          ) -> list[str]:
+    "Delete a file or everything under a prefix (including hidden partial leftovers); returns the keys."
+    prefix = self.key(prefix)
+    if not prefix: raise StorageError(f"Refusing to delete the whole workspace {self.root}: name a folder in it.")
+    keys = [prefix] if self.exists(prefix) else self._all_keys(prefix)
+    if not dry_run and keys: self._delete_keys(keys)
+    return keys
+
+@patch
+def _all_keys(self:Storage, prefix:str) -> list[str]: return self.ls(prefix, recursive=True)
+
+# %% ../nbs/01_storage.ipynb #9df058e4
+@patch
+def is_published(self:Storage,
+                 key:str, # a version's key, e.g. `datasets/forest_tiles_20261125_1200`
+                ) -> bool:
+    "True when `key` is a complete published version."
+    return self.exists(_join(self.key(key), MARKER))
+
+@patch
+def manifest(self:Storage,
+             key:str, # a version's key
+            ) -> dict:
+    "The manifest of published version `key`."
+    key = self.key(key)
+    if not self.is_published(key):
+        raise NotFoundError(f"{self.uri(key)} is not a published version (no {MARKER}: missing, incomplete or still being written).")
+    return self.read_json(_join(key, MARKER))
+
+@patch
+def versions(self:Storage,
+             prefix:str="", # the folder holding versions, e.g. `datasets`
+            ) -> list[str]:
+    "Names of the complete published versions directly under `prefix` (incomplete ones are ignored)."
+    prefix = self.key(prefix)
+    names = [p.rstrip("/").rsplit("/", 1)[-1] for p in self.ls(prefix) if p.endswith("/")]
+    return sorted(n for n in names if self.is_published(_join(prefix, n)))
+
+# %% ../nbs/01_storage.ipynb #6e3b9f03
+@patch
+def publish(self:Storage,
+            src:str|Path, # a local folder holding the complete artifact
+            key:str, # where it appears, e.g. `datasets/forest_tiles_20261125_1200`
+            metadata:dict|None=None, # stored in the manifest
+            workers:int=8, # parallel file transfers
+            callback:Callable[[str], None]|None=None, # called with each key once written (progress hooks)
+           ) -> dict:
+    "Publish the files under `src` as version `key`, atomically; refused if `key` exists. Returns the manifest."
+    key = self.key(key)
+    if not key: raise PublishError("Publish needs a name under the workspace root.")
+    if self.is_published(key): raise PublishError(f"{self.uri(key)} is already published and versions are immutable: publish under a new name.")
+    files = tree_files(src)
+    if not files: raise PublishError(f"Nothing to publish: {src} holds no files.")
+    manifest = build_manifest(src, key.rsplit("/", 1)[-1], metadata, workers)
+    self._publish(files, key, manifest, workers, callback)
+    return manifest
+
+# %% ../nbs/01_storage.ipynb #9030ef42
+@patch
+@_os_errors
+def _publish(self:LocalStorage, files, key, manifest, workers, callback) -> None:
+    final = self.path(key)
+    if final.exists(): raise PublishError(f"{final} exists but is not a published version: remove it or publish under another name.")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent/f".{final.name}{PARTIAL}{uuid.uuid4().hex[:8]}"
+    def copy(kv):
+        (tmp/kv[0]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(kv[1], tmp/kv[0])
+        if callback: callback(_join(key, kv[0]))
+    try:
+        self._pool(list(files.items()), copy, workers, False, f"publish {key}")
+        (tmp/MARKER).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        try: os.rename(tmp, final)
+        except OSError as e: raise PublishError(f"{final} appeared while publishing (another writer?): {e}") from None
+    finally:
+        if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
+
+# %% ../nbs/01_storage.ipynb #5df5e1ef
+@patch
+def verify(self:Storage,
+           key:str, # a published version
+           local:str|Path, # a local folder that should hold the same files
+          ) -> None:
+    "Check the files in `local` against the manifest of version `key` (names, sizes, SHA-256)."
+    files, man = tree_files(local), self.manifest(key)["files"]
+    files.pop(MARKER, None)
+    if set(files) != set(man):
+        raise StorageError(f"{local} does not match {self.uri(key)}: missing {sorted(set(man)-set(files))}, extra {sorted(set(files)-set(man))}.")
+    bad = [k for k, p in files.items() if sha256_file(p) != man[k]["sha256"]]
+    if bad: raise StorageError(f"Checksum mismatch against {self.uri(key)} for {bad}.")
+
+# %% ../nbs/01_storage.ipynb #1e76542f
+@patch
+@_os_errors
+def clean_partial(self:LocalStorage,
+                  prefix:str="", # the folder to clean
+                  dry_run:bool=False, # only list what would be removed
+                 ) -> list[str]:
+    "Remove leftovers of interrupted publishes and writes (hidden `.partial-` entries) under `prefix`."
+    base = self.path(prefix)
+    found = [p for p in base.rglob(f".*{PARTIAL}*")] if base.is_dir() else []
+    if not dry_run:
+        for p in found: shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+    return sorted(p.relative_to(self.root).as_posix() for p in found)
 
 # %% ../nbs/01_storage.ipynb #60a6c3a3
 S3_CONNECT_TIMEOUT = 5  # seconds to wait for a TCP connection to the S3 endpoint
@@ -324,7 +434,10 @@ def _one_line(e:Exception) -> str: return " ".join(str(e).split())
 
 class S3Storage(Storage):
     "Storage under an `s3://bucket/prefix`, through boto3; region, profile and endpoint come from `Settings`."
-    def __init__(self, root:str, settings:Settings|None=None, workers:int=8):
+    def __init__(self, root:str, # `s3://bucket` or `s3://bucket/prefix`
+                 settings:Settings|None=None, # region, profile and endpoint; default `load_settings()`
+                 workers:int=8, # parallel transfers this client should support
+                ):
         import boto3, boto3.exceptions, botocore.config, botocore.exceptions
         self._exc = botocore.exceptions
         self._boto3_error = boto3.exceptions.Boto3Error  # boto3's transfer wrappers (S3UploadFailedError, RetriesExceededError)
@@ -371,30 +484,6 @@ class S3Storage(Storage):
 
     def _endpoint(self) -> str: return f"{self.client.meta.endpoint_url} ({self._endpoint_origin()})"
 
-    def _err(self, e:Exception, key:str) -> StorageError:
-        "Turn a botocore/boto3 error into a StorageError that names the URI (and endpoint) and says how to fix it."
-        if isinstance(e, self._boto3_error): e = getattr(e, "last_exception", None) or e.__context__ or e  # the botocore error inside
-        code = getattr(e, "response", {}).get("Error", {}).get("Code", "")
-        if code in ("404", "NoSuchKey", "NotFound"): return NotFoundError(f"{self.uri(key)} does not exist.")
-        if code == "NoSuchBucket": return StorageError(f"Bucket {self.bucket!r} of workspace {self.root} does not exist; create it or fix `workspace`.")
-        if code == "PreconditionFailed": return PublishError(f"{self.uri(key)} was published by another writer while this publish ran.")
-        if code in ("403", "AccessDenied", "AllAccessDisabled"):
-            return StorageError(f"Access denied to {self.uri(key)}: the AWS credentials ({self._src('aws_profile')}) lack permission on bucket "
-                                f"{self.bucket!r}; use a profile that has access or fix the bucket policy.")
-        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "TokenRefreshRequired"):
-            return StorageError(f"The S3 endpoint {self._endpoint()} refused the AWS credentials ({code}) for {self.uri(key)}. {_CREDS_FIX}")
-        if isinstance(e, (self._exc.ConnectionError, self._exc.HTTPClientError)):  # refused, timed out, DNS, proxy, TLS
-            return StorageError(f"Cannot reach the S3 endpoint {self._endpoint()} for {self.uri(key)}: {_one_line(e)}. "
-                                "Check that the URL is right and the service is running, or your network and proxy settings.")
-        if isinstance(e, (self._exc.NoCredentialsError, self._exc.PartialCredentialsError, self._exc.CredentialRetrievalError,
-                          self._exc.TokenRetrievalError, self._exc.SSOError)):
-            return StorageError(f"No usable AWS credentials for {self.uri(key)}: {_one_line(e)}. {_CREDS_FIX}")
-        return StorageError(f"S3 error on {self.uri(key)} (endpoint {self._endpoint()}): {_one_line(e)}")
-
-    def _call(self, key:str, fn:Callable, *args, **kwargs):
-        try: return fn(*args, **kwargs)
-        except self._errors as e: raise self._err(e, key) from None
-
     def ls(self, prefix:str="", recursive:bool=False) -> list[str]:
         base = self._k(prefix)
         if base and self.exists(prefix): return [self.key(prefix)]
@@ -439,6 +528,33 @@ class S3Storage(Storage):
         self._call(key, self.client.put_object, Bucket=self.bucket, Key=self._k(_join(key, MARKER)), IfNoneMatch="*",
                    Body=json.dumps(manifest, indent=2, sort_keys=True).encode())  # refused (PreconditionFailed) if another writer won
 
+# %% ../nbs/01_storage.ipynb #9cc0ed0f
+@patch
+def _err(self:S3Storage, e:Exception, key:str) -> StorageError:
+    "Turn a botocore/boto3 error into a StorageError that names the URI (and endpoint) and says how to fix it."
+    if isinstance(e, self._boto3_error): e = getattr(e, "last_exception", None) or e.__context__ or e  # the botocore error inside
+    code = getattr(e, "response", {}).get("Error", {}).get("Code", "")
+    if code in ("404", "NoSuchKey", "NotFound"): return NotFoundError(f"{self.uri(key)} does not exist.")
+    if code == "NoSuchBucket": return StorageError(f"Bucket {self.bucket!r} of workspace {self.root} does not exist; create it or fix `workspace`.")
+    if code == "PreconditionFailed": return PublishError(f"{self.uri(key)} was published by another writer while this publish ran.")
+    if code in ("403", "AccessDenied", "AllAccessDisabled"):
+        return StorageError(f"Access denied to {self.uri(key)}: the AWS credentials ({self._src('aws_profile')}) lack permission on bucket "
+                            f"{self.bucket!r}; use a profile that has access or fix the bucket policy.")
+    if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "TokenRefreshRequired"):
+        return StorageError(f"The S3 endpoint {self._endpoint()} refused the AWS credentials ({code}) for {self.uri(key)}. {_CREDS_FIX}")
+    if isinstance(e, (self._exc.ConnectionError, self._exc.HTTPClientError)):  # refused, timed out, DNS, proxy, TLS
+        return StorageError(f"Cannot reach the S3 endpoint {self._endpoint()} for {self.uri(key)}: {_one_line(e)}. "
+                            "Check that the URL is right and the service is running, or your network and proxy settings.")
+    if isinstance(e, (self._exc.NoCredentialsError, self._exc.PartialCredentialsError, self._exc.CredentialRetrievalError,
+                      self._exc.TokenRetrievalError, self._exc.SSOError)):
+        return StorageError(f"No usable AWS credentials for {self.uri(key)}: {_one_line(e)}. {_CREDS_FIX}")
+    return StorageError(f"S3 error on {self.uri(key)} (endpoint {self._endpoint()}): {_one_line(e)}")
+
+@patch
+def _call(self:S3Storage, key:str, fn:Callable, *args, **kwargs):
+    try: return fn(*args, **kwargs)
+    except self._errors as e: raise self._err(e, key) from None
+
 # %% ../nbs/01_storage.ipynb #bbd4efd9
 def open_storage(root:str|Path|None=None, # a local folder or s3:// URI; default: the workspace from settings
                  settings:Settings|None=None, # region/profile/endpoint for S3; default `load_settings()`
@@ -448,16 +564,19 @@ def open_storage(root:str|Path|None=None, # a local folder or s3:// URI; default
     root = str(root or settings.workspace)
     return S3Storage(root, settings) if root.startswith("s3://") else LocalStorage(root)
 
+# %% ../nbs/01_storage.ipynb #f5726a52
 def open_uri(uri:str, # a file or version as s3://bucket/prefix/name (or a local path)
-             settings:Settings|None=None) -> tuple[Storage, str]:
+             settings:Settings|None=None, # region/profile/endpoint for S3; default `load_settings()`
+            ) -> tuple[Storage, str]:
     "The storage holding `uri`'s parent and the key of `uri` in it, e.g. s3://b/p/datasets/v1 -> (S3Storage(s3://b/p/datasets), 'v1')."
     parent, _, name = str(uri).rstrip("/").rpartition("/")
     return open_storage(parent, settings=settings), name
 
+# %% ../nbs/01_storage.ipynb #11c32579
 def fetch_version(store:Storage, # where the version is published
                   key:str, # the version's key
                   cache_dir:str|Path|None=None, # local folder for downloaded copies; default `<local_dir>/cache`
-                  settings:Settings|None=None,
+                  settings:Settings|None=None, # where `local_dir` comes from; default `load_settings()`
                  ) -> Path:
     "A local, verified folder holding published version `key`: the folder itself for local storage, a cached download for S3."
     man = store.manifest(key)  # refuses incomplete versions
