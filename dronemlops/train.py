@@ -15,9 +15,24 @@ from .storage import Storage, open_uri, sha256_file
 from .validate import load_dataset
 
 # %% auto #0
-__all__ = ['STARTER', 'WEIGHTS_DIR', 'VARIANTS', 'starter_card', 'starter_weights', 'TrainingError', 'ultralytics_ready',
-           'load_detector', 'resolve_model', 'stable_metric_names', 'TrainResult', 'train', 'model_card_markdown',
-           'package_weights']
+__all__ = ['ultralytics_ready', 'STARTER', 'WEIGHTS_DIR', 'VARIANTS', 'TrainingError', 'yolo_class', 'starter_card',
+           'starter_weights', 'load_detector', 'resolve_model', 'stable_metric_names', 'TrainResult', 'train',
+           'model_card_markdown', 'package_weights']
+
+# %% ../nbs/08_train.ipynb #9e4c7bb7
+class TrainingError(DroneMLOpsError):
+    "Training could not start or did not finish; the message says why and what to do."
+
+# %% ../nbs/08_train.ipynb #c8d0a003
+def yolo_class(settings:Settings|None=None, # the offline environment to apply; default `load_settings()`
+              ):
+    "Apply the offline environment, then import Ultralytics with sync and its own MLflow logger off; returns the `YOLO` class."
+    apply_environment(settings or load_settings())
+    from ultralytics import YOLO, settings as ysettings
+    ysettings.update({"sync": False, "mlflow": False, "hub": False} if "hub" in ysettings else {"sync": False, "mlflow": False})
+    return YOLO
+
+ultralytics_ready = yolo_class  # the former name, still used by the workflow notebooks and bench/
 
 # %% ../nbs/08_train.ipynb #c3d0a002
 import dronemlops
@@ -48,19 +63,7 @@ def starter_weights(weights_dir:str|Path|None=None, # the folder holding the wei
                             f"the file was altered or damaged; {_RESTORE}.")
     return p
 
-# %% ../nbs/08_train.ipynb #9e4c7bb7
-class TrainingError(DroneMLOpsError):
-    "Training could not start or did not finish; the message says why and what to do."
-
-VARIANTS = ("n", "s", "m", "l", "x")
-
-def ultralytics_ready(settings:Settings|None=None):
-    "Apply the offline environment, then import Ultralytics with sync and its own MLflow logger off; returns the `YOLO` class."
-    apply_environment(settings or load_settings())
-    from ultralytics import YOLO, settings as ysettings
-    ysettings.update({"sync": False, "mlflow": False, "hub": False} if "hub" in ysettings else {"sync": False, "mlflow": False})
-    return YOLO
-
+# %% ../nbs/08_train.ipynb #c8d0a007
 # what torch.load and Ultralytics raise for a file that is not a checkpoint (garbage, text, a pickle of something else, a truncated zip)
 _NOT_A_CHECKPOINT = (pickle.UnpicklingError, RuntimeError, EOFError, KeyError, TypeError, AttributeError, ValueError, OSError, ImportError)
 
@@ -70,7 +73,7 @@ def load_detector(weights:str|Path, # a .pt file
     "The Ultralytics model in `weights`; a file that is not a checkpoint, or a checkpoint of another task, is refused by name."
     if Path(weights).suffix != ".pt":  # Ultralytics accepts any other name lazily and fails only at the first prediction
         raise TrainingError(f"Weights file {weights} is not a PyTorch checkpoint (.pt): give the .pt that training wrote (export formats are for serving).")
-    YOLO = ultralytics_ready(settings)
+    YOLO = yolo_class(settings)
     try: model = YOLO(str(weights))
     except _NOT_A_CHECKPOINT as e:
         raise TrainingError(f"Weights file {weights} is not a valid Ultralytics checkpoint ({type(e).__name__}: {e}).") from None
@@ -78,6 +81,9 @@ def load_detector(weights:str|Path, # a .pt file
         raise TrainingError(f"Weights file {weights} holds a {model.task} model; dronemlops trains and serves detectors: give detection weights "
                             "(e.g. 'starter' or a yolo11*.pt trained for detection).")
     return model
+
+# %% ../nbs/08_train.ipynb #c8d0a00a
+VARIANTS = ("n", "s", "m", "l", "x")
 
 def resolve_model(model:str, # "starter", "yolo11n.yaml", a variant ("n".."x", "yolo11s"), a .pt path, an s3:// URI, or a registry reference ("@champion", "models:/drone-detector/3")
                   settings:Settings|None=None, # default `load_settings()`
@@ -108,7 +114,8 @@ def resolve_model(model:str, # "starter", "yolo11n.yaml", a variant ("n".."x", "
     return str(p)
 
 # %% ../nbs/08_train.ipynb #fd70d248
-def stable_metric_names(m:Mapping[str, float]) -> dict[str, float]:
+def stable_metric_names(m:Mapping[str, float], # Ultralytics' metrics, losses and learning rates
+                       ) -> dict[str, float]:
     "Rename Ultralytics metric keys to stable MLflow names: train_box_loss, val_precision, val_mAP50, val_mAP50-95, lr, ..."
     out = {}
     for k, v in m.items():
@@ -132,6 +139,7 @@ class TrainResult:
     epochs_done: int
     minutes: float
 
+# %% ../nbs/08_train.ipynb #c8d0a00e
 def _device(device) -> str|int:
     if device != "auto": return device
     import torch
@@ -161,6 +169,7 @@ def _epoch_logger(tracker) -> Callable:
         tracker.log_epoch(stable_metric_names({**tr.label_loss_items(tr.tloss), **(tr.metrics if validated else {}), **tr.lr}), step)
     return log
 
+# %% ../nbs/08_train.ipynb #c8d0a010
 def _check_train_args(epochs, imgsz, batch, lr0, patience, workers, threads, device) -> None:
     "Refuse out-of-range training settings before anything heavy is imported or copied."
     def whole(v): return isinstance(v, int) and not isinstance(v, bool)
@@ -182,6 +191,7 @@ def _check_gpu(device) -> None:
     missing = [i for i in map(int, d.split(",")) if i >= n]
     if missing: raise TrainingError(f"device={d}: this machine has {n} CUDA GPU(s){f' (0..{n-1})' if n else ''}; use device='cpu' or 'auto'.")
 
+# %% ../nbs/08_train.ipynb #c8d0a012
 def train(dataset:str, # a valid dataset version name (or s3:// URI)
           model:str="yolo11n.yaml", # "starter", a model yaml, a variant ("n".."x"), a weights path, an s3:// URI or a registry reference ("@champion")
           epochs:int=50, # passes over the training split
@@ -213,7 +223,7 @@ def train(dataset:str, # a valid dataset version name (or s3:// URI)
     settings = settings or load_settings()
     ds = load_dataset(dataset, settings=settings, store=store, min_train_images=min_train_images, min_val_images=min_val_images)
     _check_gpu(device)
-    YOLO = ultralytics_ready(settings)
+    YOLO = yolo_class(settings)
     runs = Path(settings.local_dir)/"runs"
     work = None
     if resume:
@@ -321,6 +331,7 @@ Limits: {card['limits']}
 {files}
 """
 
+# %% ../nbs/08_train.ipynb #c8d0a019
 def package_weights(weights:str|Path, # the trained .pt (e.g. a run's best.pt)
                     out_dir:str|Path, # where the weights, ONNX, card.json and README.md go (e.g. dronemlops/weights)
                     card:Mapping, # the card's content so far: name, summary, data, recipe, metrics, ...
@@ -330,7 +341,7 @@ def package_weights(weights:str|Path, # the trained .pt (e.g. a run's best.pt)
     "Strip the optimizer, export ONNX, and write the weights with their card (SHA-256s, sizes) into `out_dir`; returns the card."
     import tempfile
     from ultralytics.utils.torch_utils import strip_optimizer
-    YOLO = ultralytics_ready()
+    YOLO = yolo_class()
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir.parent) as tmp:
         pt = Path(tmp)/f"{stem}.pt"

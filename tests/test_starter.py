@@ -3,7 +3,7 @@ import json, os, shutil, subprocess, sys, textwrap, pytest
 from pathlib import Path
 from dronemlops.config import load_settings
 from dronemlops.storage import sha256_file
-from dronemlops.train import starter_card, starter_weights, resolve_model, WEIGHTS_DIR, TrainingError, ultralytics_ready
+from dronemlops.train import starter_card, starter_weights, resolve_model, WEIGHTS_DIR, TrainingError, yolo_class
 from dronemlops.dataset import build_sample_dataset
 from dronemlops.evaluate import evaluate
 
@@ -26,9 +26,9 @@ def test_starter_loads_offline_in_a_fresh_process(tmp_path):
         import json, socket
         def no_network(*a, **k): raise OSError("network is off in this test")
         socket.socket.connect = no_network; socket.create_connection = no_network
-        from dronemlops.train import resolve_model, ultralytics_ready
+        from dronemlops.train import resolve_model, yolo_class
         p = resolve_model("starter")
-        m = ultralytics_ready()(p)
+        m = yolo_class()(p)
         print("RESULT", json.dumps({"task": m.task, "names": m.names, "path": p}))
     """)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
@@ -67,7 +67,7 @@ def test_missing_or_altered_weights_are_refused_with_the_fix(tmp_path):
 
 @pytest.mark.parametrize("task,yaml", [("classify", "yolo11n-cls.yaml"), ("segment", "yolo11n-seg.yaml")])
 def test_weights_of_another_task_are_refused_by_name(tmp_path, task, yaml):
-    YOLO = ultralytics_ready()
+    YOLO = yolo_class()
     p = tmp_path/f"{task}.pt"
     YOLO(yaml).save(str(p))
     with pytest.raises(TrainingError, match=rf"holds a {task} model; dronemlops trains and serves detectors"): resolve_model(str(p))
