@@ -19,6 +19,7 @@ __all__ = ['SAMPLE_PACKAGE', 'SAMPLE_NAME', 'RAW_PREFIX', 'SAMPLE_FRAMES', 'RESE
 class SampleError(DroneMLOpsError):
     "The sample data is missing or does not match what this version of dronemlops expects."
 
+# %% ../nbs/02_sample.ipynb #0934eeaa
 SAMPLE_PACKAGE = "deepforest==2.1.0"
 SAMPLE_NAME = "deepforest_sample"
 RAW_PREFIX = "raw"
@@ -40,7 +41,9 @@ def deepforest_data_dir() -> Path:
     if not d.is_dir(): raise SampleError(f"deepforest {dist.version} is installed but has no data folder at {d}. {hint}")
     return d
 
-def sample_files(data_dir:str|Path|None=None) -> dict[str, Path]:
+# %% ../nbs/02_sample.ipynb #549a120e
+def sample_files(data_dir:str|Path|None=None, # the deepforest data folder; default: found from the installed wheel
+                ) -> dict[str, Path]:
     "The sample's files (labelled frames and their labels) as {name: path}; the reserved frame is never included."
     d = Path(data_dir) if data_dir else deepforest_data_dir()
     names = [n for img, labels in SAMPLE_FRAMES.items() for n in (img, *labels)]
