@@ -15,8 +15,8 @@ from PIL import Image, ImageOps, ExifTags, UnidentifiedImageError
 
 # %% auto #0
 __all__ = ['SUPPORTED_FORMATS', 'MAX_PIXELS', 'MIN_SIDE', 'QUALITY_SIDE', 'IMAGE_SUFFIXES', 'inspect_image', 'open_displayed',
-           'read_exif', 'quality_metrics', 'profile_image', 'exif_with_gps', 'image_files', 'iter_profiles',
-           'profile_images', 'near_duplicates', 'recommendations', 'plot_profile']
+           'read_exif', 'quality_metrics', 'profile_image', 'image_files', 'iter_profiles', 'profile_images',
+           'near_duplicates', 'recommendations', 'plot_profile']
 
 # %% ../nbs/04_images.ipynb #202abc27
 SUPPORTED_FORMATS = {"JPEG": (".jpg", ".jpeg"), "PNG": (".png",), "BMP": (".bmp",), "TIFF": (".tif", ".tiff"),
@@ -66,14 +66,14 @@ def inspect_image(path:str|Path, # the image file
         out["extension_mismatch"] = f"content is {out['format']} but the name ends in {path.suffix or '(nothing)'}: rename it to {SUPPORTED_FORMATS[out['format']][0]}"
     return out
 
-def open_displayed(path:str|Path) -> Image.Image:
+# %% ../nbs/04_images.ipynb #349728b8
+def open_displayed(path:str|Path, # the image file
+                  ) -> Image.Image:
     "Open an image as displayed (EXIF orientation applied), RGB."
     with Image.open(path) as im:
         return ImageOps.exif_transpose(im).convert("RGB")
 
 # %% ../nbs/04_images.ipynb #b5f06db8
-QUALITY_SIDE = 1024  # quality measures run on a copy at most this many pixels on its long side
-
 def _ratio(v) -> float|None:
     try: return float(v)
     except (TypeError, ValueError, ZeroDivisionError): return None
@@ -85,7 +85,8 @@ def _gps_deg(dms, ref) -> float|None:
         return -v if ref in ("S", "W") else v
     except (TypeError, ValueError): return None
 
-def read_exif(im:Image.Image) -> dict:
+def read_exif(im:Image.Image, # an opened image
+             ) -> dict:
     "Camera make/model, capture time, GPS latitude/longitude/altitude and orientation from an image's EXIF (None when absent)."
     ex = im.getexif()
     sub = ex.get_ifd(ExifTags.IFD.Exif) if ex else {}
@@ -101,7 +102,11 @@ def read_exif(im:Image.Image) -> dict:
             "gps_lon": _gps_deg(gps.get(4), gps.get(3)) if gps.get(4) else None, "gps_alt": alt,
             "orientation": int(ex.get(0x0112, 1) or 1)}
 
-def quality_metrics(im:Image.Image) -> dict:
+# %% ../nbs/04_images.ipynb #6120b5d0
+QUALITY_SIDE = 1024  # quality measures run on a copy at most this many pixels on its long side
+
+def quality_metrics(im:Image.Image, # an opened image, as displayed
+                   ) -> dict:
     "Brightness, contrast, blur (Laplacian variance) and clipped-exposure share of an image, on a reduced grey copy."
     g = im.convert("L")
     if max(g.size) > QUALITY_SIDE: g.thumbnail((QUALITY_SIDE, QUALITY_SIDE))
@@ -110,7 +115,9 @@ def quality_metrics(im:Image.Image) -> dict:
     return {"brightness": float(a.mean()), "contrast": float(a.std()), "blur_laplacian_var": float(lap.var()),
             "clipped_dark": float((a <= 2).mean()), "clipped_bright": float((a >= 253).mean())}
 
-def profile_image(path:str|Path) -> dict:
+# %% ../nbs/04_images.ipynb #1b5a3464
+def profile_image(path:str|Path, # the image file
+                 ) -> dict:
     "One row of the profile: facts, EXIF, quality and perceptual hash of an image (errors recorded, not raised)."
     import imagehash
     row = inspect_image(path, decode=False)
@@ -128,27 +135,15 @@ def profile_image(path:str|Path) -> dict:
     except (OSError, SyntaxError, ValueError) as e: row["error"] = f"cannot be decoded ({e}): the file is truncated or corrupt"
     return row
 
-# %% ../nbs/04_images.ipynb #c035167d
-def _dms(v:float) -> tuple:
-    v = abs(v); d = int(v); m = int((v - d)*60); s = round(((v - d)*60 - m)*60, 4)
-    return (d, m, s)
-
-def exif_with_gps(lat:float, lon:float, alt:float, make:str="DJI", model:str="FC3411", when:str="2024:06:01 10:30:00") -> Image.Exif:
-    "An EXIF block with camera, time and GPS tags (for tests and for re-tagging frames exported without metadata)."
-    ex = Image.Exif()
-    ex[0x010F], ex[0x0110], ex[0x0132] = make, model, when
-    ex.get_ifd(ExifTags.IFD.Exif)[0x9003] = when
-    g = ex.get_ifd(ExifTags.IFD.GPSInfo)
-    g[1], g[2], g[3], g[4], g[5], g[6] = ("N" if lat >= 0 else "S"), _dms(lat), ("E" if lon >= 0 else "W"), _dms(lon), 0, alt
-    return ex
-
 # %% ../nbs/04_images.ipynb #dfd325f6
 IMAGE_SUFFIXES = {s for v in SUPPORTED_FORMATS.values() for s in v} | {".gif", ".heic", ".heif", ".dng"}
 
-def image_files(folder:str|Path) -> list[Path]:
+def image_files(folder:str|Path, # searched recursively
+               ) -> list[Path]:
     "Image files under `folder` (recursive, sorted, by extension)."
     return sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
+# %% ../nbs/04_images.ipynb #72d4195b
 def _bounded_map(fn, items:Iterable, workers:int, window:int) -> Iterator:
     "Like `ThreadPoolExecutor.map`, in order, with at most `window` items in flight (flat memory for long streams)."
     from collections import deque
@@ -158,7 +153,6 @@ def _bounded_map(fn, items:Iterable, workers:int, window:int) -> Iterator:
             q.append(ex.submit(fn, it))
             if len(q) >= window: yield q.popleft().result()
         while q: yield q.popleft().result()
-
 def iter_profiles(source:str|Path|Iterable, # a folder, a list of image paths, or a storage prefix (with `store`)
                   workers:int|None=None, # threads; default the CPU count
                   store=None, # a `Storage` to read `source` (a key prefix) from
@@ -174,7 +168,12 @@ def iter_profiles(source:str|Path|Iterable, # a folder, a list of image paths, o
     paths = image_files(source) if isinstance(source, (str, Path)) else [Path(p) for p in source]
     yield from _bounded_map(profile_image, paths, workers, 2*workers)
 
-def profile_images(source, workers:int|None=None, store=None, progress:bool=False):
+# %% ../nbs/04_images.ipynb #14191d59
+def profile_images(source, # a folder, a list of image paths, or a storage prefix (with `store`)
+                   workers:int|None=None, # threads; default the CPU count
+                   store=None, # a `Storage` to read `source` (a key prefix) from
+                   progress:bool=False, # show a progress bar
+                  ):
     "A DataFrame with one profile row per image (see `profile_image`)."
     import pandas as pd
     from tqdm import tqdm
@@ -185,7 +184,10 @@ def profile_images(source, workers:int|None=None, store=None, progress:bool=Fals
     return pd.DataFrame(rows).reindex(columns=cols)
 
 # %% ../nbs/04_images.ipynb #c2e31089
-def near_duplicates(df, max_distance:int=6, block:int=2048) -> list[tuple[str, str, int]]:
+def near_duplicates(df, # a profile table (`profile_images`), with `file` and `phash`
+                    max_distance:int=6, # the most bits two hashes may differ in
+                    block:int=2048, # rows compared at a time (memory: block x rows)
+                   ) -> list[tuple[str, str, int]]:
     "Pairs (file_a, file_b, hamming distance) of images whose perceptual hashes are within `max_distance` bits."
     ok = df[df["phash"].notna()]
     if len(ok) < 2: return []
@@ -199,7 +201,10 @@ def near_duplicates(df, max_distance:int=6, block:int=2048) -> list[tuple[str, s
     return sorted(out)
 
 # %% ../nbs/04_images.ipynb #16d133c4
-def recommendations(df, tile_size:int=640, dup_pairs:list|None=None) -> list[str]:
+def recommendations(df, # a profile table (`profile_images`)
+                    tile_size:int=640, # the training tile size: larger frames should be tiled
+                    dup_pairs:list|None=None, # pairs from `near_duplicates`
+                   ) -> list[str]:
     "Plain-language findings and next steps for a profile DataFrame."
     recs, ok = [], df[df["error"].isna()]
     bad = df[df["error"].notna()]
@@ -226,7 +231,8 @@ def recommendations(df, tile_size:int=640, dup_pairs:list|None=None) -> list[str
     return recs
 
 # %% ../nbs/04_images.ipynb #7b784b7c
-def plot_profile(df):
+def plot_profile(df, # a profile table (`profile_images`)
+                ):
     "A figure with image sizes, quality distributions and GPS positions."
     import matplotlib.pyplot as plt
     ok = df[df["error"].isna()]
@@ -239,3 +245,11 @@ def plot_profile(df):
     else: axs[3].text(0.5, 0.5, "no GPS metadata", ha="center", va="center"); axs[3].set(title="GPS positions"); axs[3].axis("off")
     fig.tight_layout()
     return fig
+
+# %% ../nbs/04_images.ipynb #ef99a2f6
+def __getattr__(name:str):
+    "Names that moved: `exif_with_gps` (a test helper) is in `dronemlops.testing` now."
+    if name == "exif_with_gps":
+        from dronemlops.testing import exif_with_gps
+        return exif_with_gps
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

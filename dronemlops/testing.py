@@ -1,4 +1,4 @@
-"""Start the real thing on 127.0.0.1 (an S3 API served by moto) for notebooks, tests and benchmarks.
+"""Start the real thing on 127.0.0.1 (an S3 API served by moto) for notebooks, tests and benchmarks, and make test inputs that real data would carry (EXIF with GPS).
 
 Docs: https://dronemlops.github.io/dronemlops/testing.html.md"""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterator
 
 # %% auto #0
-__all__ = ['free_port', 'wait_for_http', 'fake_aws_env', 'moto_server']
+__all__ = ['free_port', 'wait_for_http', 'fake_aws_env', 'moto_server', 'exif_with_gps']
 
 # %% ../nbs/98_testing.ipynb #3a4d065f
 def free_port() -> int:
@@ -19,7 +19,11 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
 
-def wait_for_http(url:str, timeout:float=30, proc:subprocess.Popen|None=None) -> None:
+# %% ../nbs/98_testing.ipynb #463c4bb3
+def wait_for_http(url:str, # the URL to poll
+                  timeout:float=30, # seconds before giving up
+                  proc:subprocess.Popen|None=None, # the server process: stop waiting if it exits
+                 ) -> None:
     "Wait until `url` answers over HTTP (any status); fail early if `proc` exits."
     deadline = time.monotonic() + timeout
     while True:
@@ -30,13 +34,17 @@ def wait_for_http(url:str, timeout:float=30, proc:subprocess.Popen|None=None) ->
             if time.monotonic() > deadline: raise TimeoutError(f"{url} did not answer within {timeout}s")
             time.sleep(0.1)
 
-def fake_aws_env(endpoint_url:str, region:str="us-east-1") -> dict:
+# %% ../nbs/98_testing.ipynb #b4bd3b42
+def fake_aws_env(endpoint_url:str, # the local AWS API, e.g. from `moto_server`
+                 region:str="us-east-1", # the region boto3 reports
+                ) -> dict:
     "Environment variables that point boto3 at a local AWS API with throw-away credentials."
     return {"AWS_ENDPOINT_URL": endpoint_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": region, "AWS_EC2_METADATA_DISABLED": "true"}
 
 @contextlib.contextmanager
-def moto_server(port:int|None=None) -> Iterator[str]:
+def moto_server(port:int|None=None, # the port to listen on; default a free one
+               ) -> Iterator[str]:
     "Run `moto_server` on 127.0.0.1 for the duration of the block; yields its endpoint URL."
     port = port or free_port()
     exe = Path(sys.executable).parent/"moto_server"
@@ -50,3 +58,25 @@ def moto_server(port:int|None=None) -> Iterator[str]:
         proc.terminate()
         try: proc.wait(10)
         except subprocess.TimeoutExpired: proc.kill(); proc.wait()
+
+# %% ../nbs/98_testing.ipynb #e5af76b5
+def _dms(v:float) -> tuple:
+    "Degrees, minutes and seconds of an angle (its sign dropped), as EXIF stores GPS positions."
+    v = abs(v); d = int(v); m = int((v - d)*60); s = round(((v - d)*60 - m)*60, 4)
+    return (d, m, s)
+
+def exif_with_gps(lat:float, # latitude in degrees, south negative
+                  lon:float, # longitude in degrees, west negative
+                  alt:float, # altitude in metres above sea level
+                  make:str="DJI", # camera maker
+                  model:str="FC3411", # camera model
+                  when:str="2024:06:01 10:30:00", # capture time, EXIF's `YYYY:MM:DD HH:MM:SS`
+                 ):
+    "An EXIF block (a `PIL.Image.Exif`) with camera, time and GPS tags."
+    from PIL import Image, ExifTags
+    ex = Image.Exif()
+    ex[0x010F], ex[0x0110], ex[0x0132] = make, model, when
+    ex.get_ifd(ExifTags.IFD.Exif)[0x9003] = when
+    g = ex.get_ifd(ExifTags.IFD.GPSInfo)
+    g[1], g[2], g[3], g[4], g[5], g[6] = ("N" if lat >= 0 else "S"), _dms(lat), ("E" if lon >= 0 else "W"), _dms(lon), 0, alt
+    return ex
