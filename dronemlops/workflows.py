@@ -13,12 +13,9 @@ from .config import Settings, DroneMLOpsError, load_settings, apply_environment
 from .storage import open_storage
 
 # %% auto #0
-__all__ = ['WorkflowError', 'workflow_dir', 'list_workflows', 'workflow_path', 'run_workflow']
+__all__ = ['workflow_dir', 'list_workflows', 'WorkflowError', 'workflow_path', 'run_workflow']
 
 # %% ../nbs/80_workflows.ipynb #a9459c56
-class WorkflowError(DroneMLOpsError):
-    "A workflow notebook is missing or failed; the message names the report that holds the details."
-
 def workflow_dir() -> Path:
     "The folder holding the workflow notebooks (`nbs/workflows` of this checkout)."
     return Path(dronemlops.__file__).resolve().parents[1]/"nbs"/"workflows"
@@ -27,6 +24,11 @@ def list_workflows() -> list[str]:
     "Names of the available workflow notebooks."
     return sorted(p.stem for p in workflow_dir().glob("*.ipynb"))
 
+# %% ../nbs/80_workflows.ipynb #c80a0004
+class WorkflowError(DroneMLOpsError):
+    "A workflow notebook is missing or failed; the message names the report that holds the details."
+
+# %% ../nbs/80_workflows.ipynb #c80a0005
 def workflow_path(name:str|Path, # a workflow in `nbs/workflows` (name without `.ipynb`), or the path of a notebook
                  ) -> Path:
     "The notebook of workflow `name`; a name that is not one of `list_workflows()` (a typo, a path such as `../x`) is refused."
@@ -37,6 +39,7 @@ def workflow_path(name:str|Path, # a workflow in `nbs/workflows` (name without `
     if str(name) not in list_workflows(): raise WorkflowError(f"No workflow {str(name)!r} in {workflow_dir()}; {available}.")
     return workflow_dir()/f"{name}.ipynb"
 
+# %% ../nbs/80_workflows.ipynb #c80a0007
 def run_workflow(name:str|Path, # a workflow in `nbs/workflows` (name without `.ipynb`), or the path of a notebook
                  parameters:dict|None=None, # values for the notebook's `parameters` cell
                  settings:Settings|None=None, # workspace and environment; default `load_settings()`
