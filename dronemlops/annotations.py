@@ -15,18 +15,19 @@ from typing import Iterable, Iterator, Mapping
 import numpy as np
 from .config import DroneMLOpsError
 from .storage import atomic_write
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['CSV_COLUMNS', 'GT_TYPE', 'FORMATS', 'AnnotationError', 'Annotations', 'merge_class_names', 'remap', 'parse_yolo_line',
-           'yolo_text', 'read_yolo', 'write_yolo', 'read_voc', 'write_voc', 'read_csv_boxes', 'write_csv_boxes',
-           'read_coco', 'coco_dict', 'write_coco', 'ManifestRead', 'read_gt_manifest', 'gt_line', 'write_gt_manifest',
-           'write_input_manifest', 'gt_manifest_to_yolo', 'detect_format', 'read_annotations', 'write_annotations',
-           'roundtrip_all']
+           'yolo_text', 'write_yolo', 'read_yolo', 'read_voc', 'write_voc', 'read_csv_boxes', 'write_csv_boxes',
+           'read_coco', 'coco_dict', 'write_coco', 'gt_line', 'write_gt_manifest', 'ManifestRead', 'read_gt_manifest',
+           'write_input_manifest', 'gt_manifest_to_yolo', 'detect_format', 'read_annotations', 'write_annotations']
 
 # %% ../nbs/03_annotations.ipynb #ad8d4c03
 class AnnotationError(DroneMLOpsError, ValueError):
     "Malformed annotation input; the message names the file (and line) and what to fix."
 
+# %% ../nbs/03_annotations.ipynb #526ed91f
 def _err(where:str, line:int|None, msg:str) -> AnnotationError:
     return AnnotationError(f"{where}{f', line {line}' if line else ''}: {msg}")
 
@@ -110,69 +111,93 @@ class Annotations:
         x1, y1, x2, y2 = self.xyxy.T
         return np.stack([x1, y1, x2-x1, y2-y1], axis=1)
 
-    def replace(self, **kw) -> Annotations:
-        "A copy with some fields replaced."
-        d = dict(image=self.image, width=self.width, height=self.height, xyxy=self.xyxy, cls=self.cls, score=self.score,
-                 names=self.names, meta=self.meta)
-        return Annotations(**{**d, **kw})
+# %% ../nbs/03_annotations.ipynb #c8962e3d
+@patch
+def replace(self:Annotations,
+            **kw, # fields to change: image, width, height, xyxy, cls, score, names, meta
+           ) -> Annotations:
+    "A copy with some fields replaced."
+    d = dict(image=self.image, width=self.width, height=self.height, xyxy=self.xyxy, cls=self.cls, score=self.score,
+             names=self.names, meta=self.meta)
+    return Annotations(**{**d, **kw})
 
-    def select(self, keep:np.ndarray) -> Annotations:
-        "The boxes where boolean mask (or index array) `keep` holds."
-        return self.replace(xyxy=self.xyxy[keep], cls=self.cls[keep], score=None if self.score is None else self.score[keep])
+@patch
+def select(self:Annotations,
+           keep:np.ndarray, # a boolean mask over the boxes, or an index array
+          ) -> Annotations:
+    "The boxes where boolean mask (or index array) `keep` holds."
+    return self.replace(xyxy=self.xyxy[keep], cls=self.cls[keep], score=None if self.score is None else self.score[keep])
 
-    def clip_to_image(self, min_side:float=1.0, # boxes narrower or shorter than this (pixels) after clipping are dropped
-                     ) -> tuple[Annotations, int]:
-        "The boxes clipped to the image, without those that end up thinner than `min_side`; and how many were dropped."
-        c = np.clip(self.xyxy, 0, [self.width, self.height, self.width, self.height])
-        ok = (c[:, 2] - c[:, 0] >= min_side) & (c[:, 3] - c[:, 1] >= min_side)
-        return self.select(ok).replace(xyxy=c[ok]), int((~ok).sum())
+# %% ../nbs/03_annotations.ipynb #35833c2f
+@patch
+def clip_to_image(self:Annotations,
+                  min_side:float=1.0, # boxes narrower or shorter than this (pixels) after clipping are dropped
+                 ) -> tuple[Annotations, int]:
+    "The boxes clipped to the image, without those that end up thinner than `min_side`; and how many were dropped."
+    c = np.clip(self.xyxy, 0, [self.width, self.height, self.width, self.height])
+    ok = (c[:, 2] - c[:, 0] >= min_side) & (c[:, 3] - c[:, 1] >= min_side)
+    return self.select(ok).replace(xyxy=c[ok]), int((~ok).sum())
 
-    def allclose(self, other:Annotations, atol:float=1e-6) -> bool:
-        "Same image size, classes (by name) and boxes within `atol` normalised units."
-        if (self.width, self.height, len(self)) != (other.width, other.height, len(other)): return False
-        if self.class_names != other.class_names: return False
-        return bool(np.allclose(self.xywhn, other.xywhn, atol=atol, rtol=0))
+# %% ../nbs/03_annotations.ipynb #8cb46726
+@patch
+def allclose(self:Annotations,
+             other:Annotations, # the annotations to compare with
+             atol:float=1e-6, # tolerance in normalised units (a fraction of the image's width or height)
+            ) -> bool:
+    "Same image size, classes (by name) and boxes within `atol` normalised units."
+    if (self.width, self.height, len(self)) != (other.width, other.height, len(other)): return False
+    if self.class_names != other.class_names: return False
+    return bool(np.allclose(self.xywhn, other.xywhn, atol=atol, rtol=0))
 
-    @classmethod
-    def from_ultralytics(cls, result, # one Ultralytics `Results` (an element of `model.predict(...)`)
-                         image:str|None=None, # the name to record; default the result's path
-                        ) -> Annotations:
-        "The detections of one Ultralytics result, with scores, in the result's original image pixels."
-        h, w = result.orig_shape
-        b = result.boxes
-        return cls(image or Path(result.path).name, w, h, b.xyxy.cpu().numpy(), b.cls.cpu().numpy().astype(int), b.conf.cpu().numpy(),
-                   names={int(k): v for k, v in result.names.items()})
+# %% ../nbs/03_annotations.ipynb #be4e350b
+@patch(cls_method=True)
+def from_ultralytics(cls:Annotations,
+                     result, # one Ultralytics `Results` (an element of `model.predict(...)`)
+                     image:str|None=None, # the name to record; default the result's path
+                    ) -> Annotations:
+    "The detections of one Ultralytics result, with scores, in the result's original image pixels."
+    h, w = result.orig_shape
+    b = result.boxes
+    return cls(image or Path(result.path).name, w, h, b.xyxy.cpu().numpy(), b.cls.cpu().numpy().astype(int), b.conf.cpu().numpy(),
+               names={int(k): v for k, v in result.names.items()})
 
-    def plot(self, image=None, # the image (a path or a PIL image) to draw on; None draws the boxes alone
-             ax=None, # a matplotlib axis; default a new figure
-             color:str|Mapping="yellow", # one colour, or {class name: colour}
-             label:bool=False, # write the class name (and score) beside each box
-             title:str|None=None, # default: the image name and box count
-             lw:float=1.0, # line width
-            ):
-        "Draw the boxes (on the image, when given) with matplotlib; returns the axis."
-        import matplotlib.pyplot as plt
-        from matplotlib.patches import Rectangle
-        if ax is None: _, ax = plt.subplots(figsize=(5, 5))
-        if image is not None:
-            from PIL import Image, ImageOps
-            ax.imshow(ImageOps.exif_transpose(Image.open(image)) if isinstance(image, (str, Path)) else image)  # boxes are in displayed pixels
-        else: ax.set_xlim(0, self.width); ax.set_ylim(self.height, 0)
-        for i, ((x1, y1, x2, y2), n) in enumerate(zip(self.xyxy, self.class_names)):
-            c = color.get(n, "yellow") if isinstance(color, Mapping) else color
-            ax.add_patch(Rectangle((x1, y1), x2-x1, y2-y1, fill=False, lw=lw, color=c))
-            if label: ax.text(x1, y1, n + (f" {self.score[i]:.2f}" if self.score is not None else ""), color=c, fontsize=6, va="bottom")
-        ax.set_title(title if title is not None else f"{Path(str(self.image)).name}: {len(self)} boxes", fontsize=8); ax.axis("off")
-        return ax
+# %% ../nbs/03_annotations.ipynb #9a2e6e9f
+@patch
+def plot(self:Annotations,
+         image=None, # the image (a path or a PIL image) to draw on; None draws the boxes alone
+         ax=None, # a matplotlib axis; default a new figure
+         color:str|Mapping="yellow", # one colour, or {class name: colour}
+         label:bool=False, # write the class name (and score) beside each box
+         title:str|None=None, # default: the image name and box count
+         lw:float=1.0, # line width
+        ):
+    "Draw the boxes (on the image, when given) with matplotlib; returns the axis."
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+    if ax is None: _, ax = plt.subplots(figsize=(5, 5))
+    if image is not None:
+        from PIL import Image, ImageOps
+        ax.imshow(ImageOps.exif_transpose(Image.open(image)) if isinstance(image, (str, Path)) else image)  # boxes are in displayed pixels
+    else: ax.set_xlim(0, self.width); ax.set_ylim(self.height, 0)
+    for i, ((x1, y1, x2, y2), n) in enumerate(zip(self.xyxy, self.class_names)):
+        c = color.get(n, "yellow") if isinstance(color, Mapping) else color
+        ax.add_patch(Rectangle((x1, y1), x2-x1, y2-y1, fill=False, lw=lw, color=c))
+        if label: ax.text(x1, y1, n + (f" {self.score[i]:.2f}" if self.score is not None else ""), color=c, fontsize=6, va="bottom")
+    ax.set_title(title if title is not None else f"{Path(str(self.image)).name}: {len(self)} boxes", fontsize=8); ax.axis("off")
+    return ax
 
 # %% ../nbs/03_annotations.ipynb #3162bdf6
-def merge_class_names(*sources:Iterable[str]|Mapping) -> dict[int, str]:
+def merge_class_names(*sources:Iterable[str]|Mapping, # lists of class names, or {id: name} maps
+                     ) -> dict[int, str]:
     "One class map {id: name} from several sources (lists of names or {id: name} maps): the sorted union, ids from 0."
     names = set()
     for s in sources: names |= set(s.values() if isinstance(s, Mapping) else s)
     return dict(enumerate(sorted(names)))
 
-def remap(ann:Annotations, names:Mapping[int, str], rename:Mapping[str, str]|None=None) -> Annotations:
+def remap(ann:Annotations, # the boxes to move
+          names:Mapping[int, str], # the class map to move them onto
+          rename:Mapping[str, str]|None=None, # class renames applied first, e.g. {'Dead': 'Tree'}
+         ) -> Annotations:
     "Move `ann` onto class map `names` (optionally renaming classes first, e.g. {'Dead': 'Tree'}); unknown names are an error."
     ids = {n: i for i, n in names.items()}
     rename = rename or {}
@@ -182,7 +207,8 @@ def remap(ann:Annotations, names:Mapping[int, str], rename:Mapping[str, str]|Non
     return ann.replace(cls=np.array([ids[n] for n in src], dtype=np.int64), names=dict(names))
 
 # %% ../nbs/03_annotations.ipynb #c9982ec2
-def parse_yolo_line(line:str) -> tuple[int, float, float, float, float]|str:
+def parse_yolo_line(line:str, # one line of a YOLO label file
+                   ) -> tuple[int, float, float, float, float]|str:
     "Parse one YOLO label line into (class, cx, cy, w, h), or return the reason it is invalid."
     parts = line.split()
     if len(parts) != 5: return f"expected 5 values (class cx cy w h), found {len(parts)}"
@@ -198,12 +224,22 @@ def parse_yolo_line(line:str) -> tuple[int, float, float, float, float]|str:
     if cx - w/2 < -1e-6 or cy - h/2 < -1e-6 or cx + w/2 > 1+1e-6 or cy + h/2 > 1+1e-6: return "box extends outside the image"
     return int(c), cx, cy, w, h
 
-def yolo_text(ann:Annotations) -> str:
+# %% ../nbs/03_annotations.ipynb #5bf014d1
+def yolo_text(ann:Annotations, # the boxes of one image
+             ) -> str:
     "The YOLO label text for `ann` (empty for an image without boxes)."
     return "".join(f"{c} {x:.6f} {y:.6f} {w:.6f} {h:.6f}\n" for c, (x, y, w, h) in zip(ann.cls.tolist(), ann.xywhn.tolist()))
 
+# %% ../nbs/03_annotations.ipynb #bd8591e6
+def write_yolo(ann:Annotations, # the boxes of one image
+               path:str|Path, # the .txt file to write
+              ) -> Path:
+    "Write `ann` as a YOLO label file (through a temporary file, so a crash leaves no half-written label)."
+    return atomic_write(path, lambda t: t.write_text(yolo_text(ann)))
+
 def read_yolo(path:str|Path, # a YOLO .txt label file (missing means: no boxes)
-              width:int, height:int, # the image's size in pixels
+              width:int, # the image's width in pixels
+              height:int, # the image's height in pixels
               names:Mapping[int, str]|None=None, # class map; ids beyond it are an error when given
               image:str|None=None, # the image's name; default the label's stem + .jpg
              ) -> Annotations:
@@ -223,10 +259,6 @@ def read_yolo(path:str|Path, # a YOLO .txt label file (missing means: no boxes)
     xyxy = np.stack([cx-w/2, cy-h/2, cx+w/2, cy+h/2], axis=1)
     return Annotations(image or path.stem + ".jpg", width, height, xyxy, a[:, 0].astype(np.int64), names=dict(names or {}))
 
-def write_yolo(ann:Annotations, path:str|Path) -> Path:
-    "Write `ann` as a YOLO label file (through a temporary file, so a crash leaves no half-written label)."
-    return atomic_write(path, lambda t: t.write_text(yolo_text(ann)))
-
 # %% ../nbs/03_annotations.ipynb #75aa006c
 def _voc_root(path:Path) -> ET.Element:
     "The root element of a VOC file; malformed XML, an unknown encoding or an unreadable file is an AnnotationError naming it."
@@ -244,6 +276,7 @@ def _voc_num(path:Path, node:ET.Element, tag:str, what:str) -> float:
     if not math.isfinite(v): raise _err(str(path), None, f"{what}: <{tag}> in <{node.tag}> must be a finite number, found {el.text!r:.50}")
     return v
 
+# %% ../nbs/03_annotations.ipynb #98aea095
 def read_voc(path:str|Path, # a Pascal VOC XML file
              names:Mapping[int, str]|None=None, # class map; default the file's classes, sorted
             ) -> Annotations:
@@ -266,7 +299,10 @@ def read_voc(path:str|Path, # a Pascal VOC XML file
     if unknown: raise _err(str(path), None, f"classes {unknown} are not in the class map {list(ids)}")
     return Annotations(root.findtext("filename") or path.stem, w, h, boxes, [ids[l] for l in labels], names=names)
 
-def write_voc(ann:Annotations, path:str|Path) -> Path:
+# %% ../nbs/03_annotations.ipynb #dadc26a3
+def write_voc(ann:Annotations, # the boxes of one image
+              path:str|Path, # the .xml file to write
+             ) -> Path:
     "Write `ann` as a Pascal VOC XML file."
     root = ET.Element("annotation")
     ET.SubElement(root, "filename").text = Path(ann.image).name
@@ -279,6 +315,7 @@ def write_voc(ann:Annotations, path:str|Path) -> Path:
     ET.indent(root)
     return atomic_write(path, lambda t: ET.ElementTree(root).write(t, encoding="utf-8", xml_declaration=True))
 
+# %% ../nbs/03_annotations.ipynb #33744692
 CSV_COLUMNS = ("image_path", "xmin", "ymin", "xmax", "ymax", "label")
 
 def _csv_rows(path:Path) -> list[tuple[int, list[str]]]:
@@ -324,7 +361,9 @@ def read_csv_boxes(path:str|Path, # a CSV with columns image_path,xmin,ymin,xmax
         out.append(Annotations(img, w, h, [b for b, _ in items], [ids[l] for _, l in items], names=names))
     return out
 
-def write_csv_boxes(anns:Iterable[Annotations], path:str|Path) -> Path:
+def write_csv_boxes(anns:Iterable[Annotations], # the annotations of every image
+                    path:str|Path, # the .csv file to write
+                   ) -> Path:
     "Write annotations as a boxes CSV (images without boxes have no rows)."
     def write(tmp):
         with open(tmp, "w", newline="", encoding="utf-8") as f:
@@ -385,6 +424,7 @@ def _coco_annotation(where:str, i:int, a, images:dict, cat_to_cls:dict) -> tuple
     if score is not None and _finite(score) is None: raise _err(where, None, f"{what}: score must be a finite number, found {score!r:.50}")
     return iid, _ltwh_corners(where, None, what, bbox), cat_to_cls[cid], score
 
+# %% ../nbs/03_annotations.ipynb #8b1fe63c
 def read_coco(path:str|Path, # a COCO detection JSON file
              ) -> list[Annotations]:
     "Read a COCO detection JSON into one `Annotations` per image (images without boxes included); anything malformed is an error naming the file."
@@ -399,7 +439,9 @@ def read_coco(path:str|Path, # a COCO detection JSON file
     def scores(sc): return sc if sc and all(v is not None for v in sc) else None  # detections carry scores, ground truth does not
     return [Annotations(f, w, h, per[k][0], per[k][1], score=scores(per[k][2]), names=names) for k, (f, w, h) in images.items()]
 
-def coco_dict(anns:Iterable[Annotations], names:Mapping[int, str]|None=None) -> dict:
+def coco_dict(anns:Iterable[Annotations], # the annotations of every image
+              names:Mapping[int, str]|None=None, # the class map; default the first image's
+             ) -> dict:
     "COCO detection JSON content for `anns` (category id = class id + 1; scores kept when present)."
     anns = list(anns)
     names = dict(names) if names is not None else (anns[0].names if anns else {})
@@ -412,13 +454,48 @@ def coco_dict(anns:Iterable[Annotations], names:Mapping[int, str]|None=None) -> 
             out.append(rec)
     return {"images": images, "annotations": out, "categories": [{"id": i+1, "name": n} for i, n in sorted(names.items())]}
 
-def write_coco(anns:Iterable[Annotations], path:str|Path, names:Mapping[int, str]|None=None) -> Path:
+def write_coco(anns:Iterable[Annotations], # the annotations of every image
+               path:str|Path, # the .json file to write
+               names:Mapping[int, str]|None=None, # the class map; default the first image's
+              ) -> Path:
     "Write annotations as one COCO detection JSON file."
     return atomic_write(path, lambda t: t.write_text(json.dumps(coco_dict(anns, names))))
 
 # %% ../nbs/03_annotations.ipynb #02195319
 GT_TYPE = "groundtruth/object-detection"
 
+def gt_line(ann:Annotations, # the boxes of one image; `image` becomes the source-ref
+            label_attribute:str, # the job's label attribute, e.g. `trees`
+            job_name:str, # the labeling job's name
+            creation_date:str|None=None, # ISO time; default now
+            human_annotated:str="yes", # Ground Truth's `human-annotated` flag
+           ) -> str:
+    "One Ground Truth output-manifest line for `ann`."
+    conf = ann.score.tolist() if ann.score is not None else [1.0]*len(ann)
+    num = lambda v: int(v) if float(v).is_integer() else v
+    return json.dumps({
+        "source-ref": ann.image,
+        label_attribute: {"annotations": [{"class_id": c, "left": num(l), "top": num(t), "width": num(w), "height": num(h)}
+                                          for c, (l, t, w, h) in zip(ann.cls.tolist(), ann.ltwh.tolist())],
+                          "image_size": [{"width": ann.width, "height": ann.height, "depth": 3}]},
+        f"{label_attribute}-metadata": {"objects": [{"confidence": c} for c in conf],
+                                         "class-map": {str(k): v for k, v in sorted(ann.names.items())},
+                                         "type": GT_TYPE, "human-annotated": human_annotated,
+                                         "creation-date": creation_date or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f"),
+                                         "job-name": f"labeling-job/{job_name}"}})
+
+def write_gt_manifest(anns:Iterable[Annotations], # the annotations of every image
+                      path:str|Path, # the manifest file to write
+                      label_attribute:str, # the job's label attribute
+                      job_name:str|None=None, # the labeling job's name; default the label attribute
+                     ) -> Path:
+    "Write a Ground Truth bounding-box output manifest (JSON lines)."
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            for a in anns: f.write(gt_line(a, label_attribute, job_name or label_attribute) + "\n")
+    return atomic_write(path, write)
+
+# %% ../nbs/03_annotations.ipynb #8b5da162
 @dataclass
 class ManifestRead:
     "The result of reading a Ground Truth output manifest."
@@ -543,32 +620,14 @@ def read_gt_manifest(src:str|Path|Iterable[str], # a manifest path, its text, or
         for a in anns: a.names = names
     return ManifestRead(anns, fails, attr, names, nums)
 
-def gt_line(ann:Annotations, label_attribute:str, job_name:str, creation_date:str|None=None, human_annotated:str="yes") -> str:
-    "One Ground Truth output-manifest line for `ann`."
-    conf = ann.score.tolist() if ann.score is not None else [1.0]*len(ann)
-    num = lambda v: int(v) if float(v).is_integer() else v
-    return json.dumps({
-        "source-ref": ann.image,
-        label_attribute: {"annotations": [{"class_id": c, "left": num(l), "top": num(t), "width": num(w), "height": num(h)}
-                                          for c, (l, t, w, h) in zip(ann.cls.tolist(), ann.ltwh.tolist())],
-                          "image_size": [{"width": ann.width, "height": ann.height, "depth": 3}]},
-        f"{label_attribute}-metadata": {"objects": [{"confidence": c} for c in conf],
-                                         "class-map": {str(k): v for k, v in sorted(ann.names.items())},
-                                         "type": GT_TYPE, "human-annotated": human_annotated,
-                                         "creation-date": creation_date or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f"),
-                                         "job-name": f"labeling-job/{job_name}"}})
-
-def write_gt_manifest(anns:Iterable[Annotations], path:str|Path, label_attribute:str, job_name:str|None=None) -> Path:
-    "Write a Ground Truth bounding-box output manifest (JSON lines)."
-    def write(tmp):
-        with open(tmp, "w", encoding="utf-8") as f:
-            for a in anns: f.write(gt_line(a, label_attribute, job_name or label_attribute) + "\n")
-    return atomic_write(path, write)
-
-def write_input_manifest(sources:Iterable[str], path:str|Path) -> Path:
+# %% ../nbs/03_annotations.ipynb #7167e766
+def write_input_manifest(sources:Iterable[str], # the images' URIs
+                         path:str|Path, # the manifest file to write
+                        ) -> Path:
     "Write a Ground Truth input manifest: one `{\"source-ref\": uri}` line per image."
     return atomic_write(path, lambda t: t.write_text("".join(json.dumps({"source-ref": s}) + "\n" for s in sources)))
 
+# %% ../nbs/03_annotations.ipynb #43d222b8
 def _first_unwritable(anns:list[Annotations]) -> tuple[int, int]|None:
     "(annotation, box) indexes of the first box that YOLO text cannot hold (outside the image, or under a millionth of it wide or high), or None."
     if not anns: return None
@@ -617,6 +676,7 @@ def detect_format(path:str|Path, # a label file or a folder of label files
     if p.suffix.lower() in _BY_SUFFIX: return _BY_SUFFIX[p.suffix.lower()]
     raise AnnotationError(f"{p}: cannot tell its annotation format from the suffix {p.suffix!r}; name it explicitly ({', '.join(FORMATS)}).")
 
+# %% ../nbs/03_annotations.ipynb #32665ab6
 def _yolo_class_names(folder:Path, names) -> dict[int, str]:
     "YOLO class names: given, or from classes.txt / data.yaml beside the labels (or one folder up)."
     if names: return dict(enumerate(names)) if isinstance(names, (list, tuple)) else dict(names)
@@ -695,14 +755,3 @@ def write_annotations(anns:Iterable[Annotations], # the annotations of every ima
         os.replace(tmp, dest)
     except BaseException: shutil.rmtree(tmp, ignore_errors=True); raise
     return dest
-
-# %% ../nbs/03_annotations.ipynb #821e1308
-def roundtrip_all(ann:Annotations, folder:str|Path) -> Annotations:
-    "Send `ann` through every format (YOLO, Ground Truth, COCO, VOC, CSV) and back; for tests and demos."
-    d = Path(folder)
-    a = read_yolo(write_yolo(ann, d/"a.txt"), ann.width, ann.height, ann.names, ann.image)
-    a = read_gt_manifest(write_gt_manifest([a], d/"a.manifest", "boxes")).annotations[0]
-    a = read_coco(write_coco([a], d/"a.json", ann.names))[0]
-    a = read_voc(write_voc(a, d/"a.xml"), names=ann.names)
-    a = read_csv_boxes(write_csv_boxes([a], d/"a.csv"), {a.image: (a.width, a.height)}, names=ann.names)[0]
-    return a
