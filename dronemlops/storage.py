@@ -216,7 +216,8 @@ class LocalStorage(Storage):
             is_file = Path(self.root).exists() and not Path(self.root).is_dir()
         if is_file: raise StorageError(f"Workspace {self.root} is a file, not a folder: point the workspace at a folder "
                                        "(it is created when missing) or move the file away.")
-    def uri(self, key:str="") -> str: return str(Path(self.root, self.key(key))) if key else self.root
+    def uri(self, key:str="", # a key in the workspace; empty for the root
+           ) -> str: return str(Path(self.root, self.key(key))) if key else self.root
 
     def _resolve(self, p:Path) -> Path:
         "`p` with symlinks resolved; a symlink loop is a StorageError naming it."
@@ -478,13 +479,16 @@ class S3Storage(Storage):
         if creds is None: raise StorageError(f"Workspace {self.root} needs AWS credentials and none were found. {_CREDS_FIX}")
         return session
 
-    def uri(self, key:str="") -> str: return f"s3://{self.bucket}/{_join(self.prefix, self.key(key))}".rstrip("/")
+    def uri(self, key:str="", # a key in the workspace; empty for the root
+           ) -> str: return f"s3://{self.bucket}/{_join(self.prefix, self.key(key))}".rstrip("/")
     def _k(self, key:str) -> str: return _join(self.prefix, self.key(key))
     def _rel(self, k:str) -> str: return k[len(self.prefix):].lstrip("/") if self.prefix else k
 
     def _endpoint(self) -> str: return f"{self.client.meta.endpoint_url} ({self._endpoint_origin()})"
 
-    def ls(self, prefix:str="", recursive:bool=False) -> list[str]:
+    def ls(self, prefix:str="", # a folder key (or a file key)
+           recursive:bool=False, # every file below, instead of the entries directly under it
+          ) -> list[str]:
         base = self._k(prefix)
         if base and self.exists(prefix): return [self.key(prefix)]
         kw = dict(Bucket=self.bucket, Prefix=f"{base}/" if base else "")
@@ -495,22 +499,30 @@ class S3Storage(Storage):
             keys += [self._rel(p["Prefix"].rstrip("/")) + "/" for p in page.get("CommonPrefixes", [])]
         return sorted(k for k in keys if not _hidden(k))
 
-    def exists(self, key:str) -> bool:
+    def exists(self, key:str, # a file key
+              ) -> bool:
         try: self._call(key, self.client.head_object, Bucket=self.bucket, Key=self._k(key)); return True
         except NotFoundError: return False
 
-    def read_bytes(self, key:str) -> bytes:
+    def read_bytes(self, key:str, # a file key
+                  ) -> bytes:
         return self._call(key, lambda: self.client.get_object(Bucket=self.bucket, Key=self._k(key))["Body"].read())
 
-    def write_bytes(self, key:str, data:bytes) -> str:
+    def write_bytes(self, key:str, # a file key
+                    data:bytes, # the new content
+                   ) -> str:
         self._call(key, self.client.put_object, Bucket=self.bucket, Key=self._k(key), Body=data); return self.key(key)
 
     @_os_errors
-    def put_file(self, src:str|Path, key:str) -> str:
+    def put_file(self, src:str|Path, # a local file
+                 key:str, # where it goes
+                ) -> str:
         self._call(key, self.client.upload_file, str(src), self.bucket, self._k(key), Config=self.transfer); return self.key(key)
 
     @_os_errors
-    def get_file(self, key:str, dest:str|Path) -> Path:
+    def get_file(self, key:str, # a file key
+                 dest:str|Path, # the local file to write
+                ) -> Path:
         return atomic_write(dest, lambda t: self._call(key, self.client.download_file, self.bucket, self._k(key), str(t), Config=self.transfer))
 
     def _delete_keys(self, keys:list[str]) -> None:
