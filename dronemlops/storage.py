@@ -433,6 +433,7 @@ _CREDS_FIX = ("Set aws_profile (dronemlops.toml or DRONEMLOPS_AWS_PROFILE) or AW
 
 def _one_line(e:Exception) -> str: return " ".join(str(e).split())
 
+# %% ../nbs/01_storage.ipynb #ea88d2eb
 class S3Storage(Storage):
     "Storage under an `s3://bucket/prefix`, through boto3; region, profile and endpoint come from `Settings`."
     def __init__(self, root:str, # `s3://bucket` or `s3://bucket/prefix`
@@ -464,20 +465,6 @@ class S3Storage(Storage):
         "Where the S3 endpoint comes from, for error messages."
         if self._settings.aws_endpoint_url: return self._src("aws_endpoint_url")
         return "from AWS_ENDPOINT_URL, your AWS config or AWS's default; set aws_endpoint_url to choose it"
-
-    def _session(self, s:Settings):
-        "A boto3 session with credentials; a missing profile or no credentials is a StorageError saying how to fix it."
-        import boto3
-        try:
-            session = boto3.Session(profile_name=s.aws_profile, region_name=s.aws_region)
-            creds = session.get_credentials()
-        except self._exc.ProfileNotFound:
-            raise StorageError(f"AWS profile {s.aws_profile!r} ({self._src('aws_profile')}) is not in your AWS config; "
-                               f"fix the name or run `aws configure --profile {s.aws_profile}`.") from None
-        except self._exc.BotoCoreError as e:  # e.g. a credential_process or SSO login that fails
-            raise StorageError(f"AWS credentials for workspace {self.root} could not be loaded: {_one_line(e)}. {_CREDS_FIX}") from None
-        if creds is None: raise StorageError(f"Workspace {self.root} needs AWS credentials and none were found. {_CREDS_FIX}")
-        return session
 
     def uri(self, key:str="", # a key in the workspace; empty for the root
            ) -> str: return f"s3://{self.bucket}/{_join(self.prefix, self.key(key))}".rstrip("/")
@@ -530,15 +517,33 @@ class S3Storage(Storage):
             objs = [{"Key": self._k(k)} for k in keys[i:i+1000]]
             self._call(keys[0], self.client.delete_objects, Bucket=self.bucket, Delete={"Objects": objs, "Quiet": True})
 
-    def _publish(self, files, key, manifest, workers, callback) -> None:
-        def put(kv):
-            self.put_file(kv[1], _join(key, kv[0]))
-            if callback: callback(_join(key, kv[0]))
-        self._pool(list(files.items()), put, workers, False, f"publish {key}")
-        stale = [k for k in self.ls(key, recursive=True) if k[len(key)+1:] not in files]  # leftovers of an interrupted attempt
-        if stale: self._delete_keys(stale)
-        self._call(key, self.client.put_object, Bucket=self.bucket, Key=self._k(_join(key, MARKER)), IfNoneMatch="*",
-                   Body=json.dumps(manifest, indent=2, sort_keys=True).encode())  # refused (PreconditionFailed) if another writer won
+# %% ../nbs/01_storage.ipynb #fc59cef0
+@patch
+def _session(self:S3Storage, s:Settings):
+    "A boto3 session with credentials; a missing profile or no credentials is a StorageError saying how to fix it."
+    import boto3
+    try:
+        session = boto3.Session(profile_name=s.aws_profile, region_name=s.aws_region)
+        creds = session.get_credentials()
+    except self._exc.ProfileNotFound:
+        raise StorageError(f"AWS profile {s.aws_profile!r} ({self._src('aws_profile')}) is not in your AWS config; "
+                           f"fix the name or run `aws configure --profile {s.aws_profile}`.") from None
+    except self._exc.BotoCoreError as e:  # e.g. a credential_process or SSO login that fails
+        raise StorageError(f"AWS credentials for workspace {self.root} could not be loaded: {_one_line(e)}. {_CREDS_FIX}") from None
+    if creds is None: raise StorageError(f"Workspace {self.root} needs AWS credentials and none were found. {_CREDS_FIX}")
+    return session
+
+# %% ../nbs/01_storage.ipynb #2afd84a1
+@patch
+def _publish(self:S3Storage, files, key, manifest, workers, callback) -> None:
+    def put(kv):
+        self.put_file(kv[1], _join(key, kv[0]))
+        if callback: callback(_join(key, kv[0]))
+    self._pool(list(files.items()), put, workers, False, f"publish {key}")
+    stale = [k for k in self.ls(key, recursive=True) if k[len(key)+1:] not in files]  # leftovers of an interrupted attempt
+    if stale: self._delete_keys(stale)
+    self._call(key, self.client.put_object, Bucket=self.bucket, Key=self._k(_join(key, MARKER)), IfNoneMatch="*",
+               Body=json.dumps(manifest, indent=2, sort_keys=True).encode())  # refused (PreconditionFailed) if another writer won
 
 # %% ../nbs/01_storage.ipynb #9cc0ed0f
 @patch
