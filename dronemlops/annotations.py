@@ -505,6 +505,7 @@ class ManifestRead:
     names: dict  # the merged class map
     lines: list = field(default_factory=list)  # the manifest line number of each annotation
 
+# %% ../nbs/03_annotations.ipynb #688bbef5
 def _gt_attribute(rec:dict) -> str|None:
     "The label attribute of a GT output line: the key whose `-metadata` says it is object detection."
     for k, v in rec.items():
@@ -581,6 +582,7 @@ def _gt_scores(meta, n:int) -> list|None:
     try: return conf if all(map(math.isfinite, conf)) else None
     except OverflowError: return None  # an integer beyond float range
 
+# %% ../nbs/03_annotations.ipynb #ee88d5f7
 def read_gt_manifest(src:str|Path|Iterable[str], # a manifest path, its text, or an iterable of lines
                      label_attribute:str|None=None, # the job's label attribute; default: found from the first line
                      where:str|None=None, # the name used in error messages; default the path
@@ -724,6 +726,7 @@ def read_annotations(src:str|Path, # a label file or folder
         out.append(read_yolo(f, w, h, cmap, by_stem[f.stem]))
     return out
 
+# %% ../nbs/03_annotations.ipynb #1eb79f05
 def write_annotations(anns:Iterable[Annotations], # the annotations of every image
                       dest:str|Path, # a file (coco, gt, csv) or a folder (yolo, voc) that does not exist yet
                       fmt:str, # yolo, coco, voc, gt or csv
