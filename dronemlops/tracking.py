@@ -193,7 +193,8 @@ class TrainingTracker:
                   dataset, # the `LoadedDataset`: its first val image is the model's input example
                  ) -> None:
         "Log the detector as an MLflow pyfunc model named `model` in this run."
-        log_detector(weights, self.run_id, example_image=next(iter(sorted((dataset.path/"val"/"images").iterdir()))), settings=self.settings)
+        log_detector(weights, self.run_id, example_image=next(iter(sorted((dataset.path/"val"/"images").iterdir()))), settings=self.settings,
+                     window=((dataset.info.get("tiling") or {}).get("tile_size")))
 
     def end(self,
             status:str, # FINISHED, FAILED or KILLED
@@ -285,56 +286,67 @@ warnings.showwarning = lambda msg, *a, **k: None if "Add type hints to the `pred
 DETECTION_COLUMNS = ["image_index", "class_id", "class_name", "score", "x1", "y1", "x2", "y2"]
 
 class YoloDetector(mlflow.pyfunc.PythonModel):
-    "pyfunc wrapper: DataFrame of images (paths or base64) in, one row per detection out."
+    "pyfunc wrapper around `dronemlops.predict`: DataFrame of images (paths or base64) in, one row per detection out."
     def load_context(self, context):
-        from dronemlops.config import load_settings, apply_environment
-        apply_environment(load_settings(env={k: v for k, v in os.environ.items() if k.startswith("DRONEMLOPS_")}))
-        from ultralytics import YOLO
-        self.model = YOLO(context.artifacts["weights"])
+        from dronemlops.predict import load_model
+        self.detector = load_model(context.artifacts["weights"])
 
     def predict(self, context, model_input, params=None):
-        import pandas as pd, numpy as np
-        from PIL import Image
-        conf = float((params or {}).get("conf", 0.25))
+        import pandas as pd
+        from dronemlops.predict import predict
+        p = params or {}
+        conf, sliced = float(p.get("conf", 0.25)), p.get("sliced")
         col = model_input["image"] if "image" in model_input else model_input.iloc[:, 0]
-        sources = []
-        for v in col:
-            v = str(v)
-            if len(v) < 4096 and Path(v).is_file(): sources.append(v)
-            else: sources.append(np.asarray(Image.open(io.BytesIO(base64.b64decode(v))).convert("RGB"))[:, :, ::-1])  # BGR like cv2
         rows = []
-        for i, r in enumerate(self.model.predict(sources, conf=conf, verbose=False)):
-            b = r.boxes
-            for (x1, y1, x2, y2), c, s in zip(b.xyxy.tolist(), b.cls.tolist(), b.conf.tolist()):
-                rows.append([i, int(c), r.names[int(c)], float(s), x1, y1, x2, y2])
+        for i, v in enumerate(col):
+            v = str(v)
+            src = v if len(v) < 4096 and Path(v).is_file() else base64.b64decode(v)
+            a = predict(self.detector, src, conf=conf, sliced=None if sliced in (None, "auto") else bool(sliced))
+            rows += [[i, int(c), n, float(sc), *map(float, b)] for b, c, n, sc in zip(a.xyxy, a.cls, a.class_names, a.score)]
         return pd.DataFrame(rows, columns=DETECTION_COLUMNS)
 
 warnings.showwarning = _show
 
+# %% ../nbs/07_tracking.ipynb #b4a95c7a
 def detector_signature():
+    "The pyfunc model's signature: an `image` column in, DETECTION_COLUMNS out, a `conf` parameter."
     from mlflow.models import ModelSignature
     from mlflow.types import Schema, ColSpec, ParamSchema, ParamSpec
     out = Schema([ColSpec("long", "image_index"), ColSpec("long", "class_id"), ColSpec("string", "class_name"), ColSpec("double", "score"),
                   *[ColSpec("double", c) for c in ("x1", "y1", "x2", "y2")]])
-    return ModelSignature(inputs=Schema([ColSpec("string", "image")]), outputs=out, params=ParamSchema([ParamSpec("conf", "double", 0.25)]))
+    return ModelSignature(inputs=Schema([ColSpec("string", "image")]), outputs=out,
+                          params=ParamSchema([ParamSpec("conf", "double", 0.25), ParamSpec("sliced", "string", "auto")]))
 
 def detector_requirements() -> list[str]:
     "Pinned pip requirements of the pyfunc detector."
     import importlib.metadata as md
-    return [f"{p}=={md.version(p)}" for p in ("ultralytics", "torch", "torchvision", "mlflow", "pandas", "pillow", "pyyaml", "matplotlib")]
+    return [f"{p}=={md.version(p)}" for p in ("ultralytics", "torch", "torchvision", "onnxruntime", "mlflow", "pandas", "pillow", "pyyaml",
+                                                "matplotlib", "fastcore", "tqdm")]
 
-def log_detector(weights:str|Path, run_id:str, example_image:str|Path, settings:Settings|None=None, name:str="model") -> str:
+# %% ../nbs/07_tracking.ipynb #6a6df257
+def log_detector(weights:str|Path, # the detector .pt
+                 run_id:str, # the MLflow run to log it in
+                 example_image:str|Path, # an image whose thumbnail becomes the input example
+                 settings:Settings|None=None, # default `load_settings()`
+                 name:str="model", # the logged model's name in the run
+                 window:int|None=None, # the tile size it was trained on (sliced inference's window); None: the card's, else imgsz
+                ) -> str:
     "Log `weights` as a pyfunc detector in run `run_id`; returns the model URI (runs:/<id>/<name>)."
-    import pandas as pd, dronemlops
+    import json, pandas as pd, dronemlops
     settings = settings or load_settings()
     mlflow = configure_mlflow(settings)
     from PIL import Image
     im = Image.open(example_image).convert("RGB"); im.thumbnail((128, 128))
     buf = io.BytesIO(); im.save(buf, format="JPEG", quality=85)
     example = pd.DataFrame({"image": [base64.b64encode(buf.getvalue()).decode()]})
-    with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
+    artifacts = {"weights": str(weights)}
+    if (card := Path(weights).with_name("card.json")).is_file(): artifacts["card"] = str(card)
+    with tempfile.TemporaryDirectory() as d, mlflow.start_run(run_id=run_id), warnings.catch_warnings():
+        if window:
+            (Path(d)/"detector.json").write_text(json.dumps({"window": int(window)}))
+            artifacts["detector"] = str(Path(d)/"detector.json")
         warnings.simplefilter("ignore")
-        mlflow.pyfunc.log_model(name=name, python_model=YoloDetector(), artifacts={"weights": str(weights)},
+        mlflow.pyfunc.log_model(name=name, python_model=YoloDetector(), artifacts=artifacts,
                                 signature=detector_signature(), input_example=example, pip_requirements=detector_requirements(),
                                 code_paths=[str(Path(dronemlops.__file__).parent)])
     return f"runs:/{run_id}/{name}"
