@@ -12,10 +12,39 @@ from fastcore.script import anno_parser, bool_arg
 from .config import DroneMLOpsError, load_settings, format_settings, describe_settings
 
 # %% auto #0
-__all__ = ['VERBS', 'EXIT_STATUS', 'config', 'sample', 'workflow', 'validate', 'datasets', 'profile', 'convert', 'build',
-           'import_cmd', 'train_cmd', 'evaluate_cmd', 'models', 'rollback_cmd', 'demo', 'main']
+__all__ = ['VERBS', 'EXIT_STATUS', 'main', 'config', 'sample', 'profile', 'convert', 'build', 'import_cmd', 'validate',
+           'datasets', 'train_cmd', 'evaluate_cmd', 'models', 'rollback_cmd', 'workflow', 'demo']
 
-# %% ../nbs/90_cli.ipynb #2c79a2dc
+# %% ../nbs/90_cli.ipynb #06277796
+VERBS = {}  # verb -> function, in pipeline order; each verb's cell adds itself
+EXIT_STATUS = ("exit status: 0 done; 1 the dataset is invalid (validate) or an unexpected error (a bug: its traceback is shown); "
+               "2 a refused input or setting (one line on stderr saying what and how to fix)")
+
+def _usage() -> str:
+    w = max(map(len, VERBS))
+    return ("usage: dronemlops <verb> [options]   (dronemlops <verb> --help explains each option)\n\nverbs:\n"
+            + "\n".join(f"  {k:<{w}}  {f.__doc__}" for k, f in VERBS.items()) + f"\n\n{EXIT_STATUS}")
+
+def main(argv:list[str]|None=None, # the arguments after `dronemlops`; default `sys.argv[1:]`
+        ) -> int:
+    "Entry point of the `dronemlops` command: dispatch to a verb, turning our errors into one-line messages."
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"): print(_usage()); return 0
+    verb, rest = argv[0], argv[1:]
+    if verb not in VERBS:
+        close = difflib.get_close_matches(verb, VERBS, n=1)
+        print(f"dronemlops: unknown verb {verb!r}.{f' Did you mean {close[0]!r}?' if close else ''}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    fn = VERBS[verb]
+    p = anno_parser(fn, prog=f"dronemlops {verb}")
+    p.epilog = EXIT_STATUS
+    args = vars(p.parse_args(rest)); args.pop("pdb", None); args.pop("xtra", None)
+    try: rc = fn(**args)
+    except DroneMLOpsError as e:
+        print(f"dronemlops {verb}: error: {e}", file=sys.stderr); return 2
+    return rc if isinstance(rc, int) else 0
+
+# %% ../nbs/90_cli.ipynb #c90a0005
 def config(config_file:str=None, # a dronemlops.toml/.yaml to read instead of searching for one
            workspace:str=None, # override the workspace (local folder or s3:// URI)
            json_out:bool_arg=False, # print JSON {setting: {value, source}} instead of a table
@@ -25,6 +54,9 @@ def config(config_file:str=None, # a dronemlops.toml/.yaml to read instead of se
     if json_out: print(json.dumps({k: {"value": v, "source": src} for k, v, src in describe_settings(s)}, indent=2))
     else: print(format_settings(s))
 
+VERBS["config"] = config
+
+# %% ../nbs/90_cli.ipynb #c90a0007
 def sample(workspace:str=None, # the workspace to publish into; default from settings
            name:str="deepforest_sample", # the raw collection's name under raw/
           ):
@@ -36,47 +68,9 @@ def sample(workspace:str=None, # the workspace to publish into; default from set
     man = prepare_sample(s, name=name, store=store)
     print(f"{store.uri('raw/' + name)}: {len(man['files'])} files, published {man['published_at']}")
 
-def workflow(name:str, # the workflow notebook in nbs/workflows, without .ipynb
-             param:str=None, # parameters as key=value pairs separated by commas, e.g. "epochs=5,flags=[1,2]" (values parsed as JSON when they parse)
-             workspace:str=None, # override the workspace
-            ):
-    "Run a workflow notebook with papermill and print where its report is."
-    from dronemlops.workflows import run_workflow
-    params = {}
-    for kv in filter(None, re.split(r",(?=\s*[A-Za-z_]\w*=)", param or "")):  # split only where a new key= starts: values may hold commas
-        k, _, v = kv.partition("=")
-        try: params[k.strip()] = json.loads(v)
-        except json.JSONDecodeError: params[k.strip()] = v
-    s = load_settings(workspace=workspace)
-    out = run_workflow(name, params, settings=s, progress=True)
-    print(f"report: {out}")
+VERBS["sample"] = sample
 
-def validate(path:str, # a dataset folder, a version name in the workspace, or an s3:// URI
-             min_train:int=None, # minimum train images (default: setting min_train_images, 100)
-             min_val:int=None, # minimum val images (default: setting min_val_images, 50)
-             json_out:bool_arg=False, # print the report as JSON
-             workspace:str=None, # override the workspace
-            ) -> int:
-    "Validate a YOLO dataset; print every error and warning; exit status 1 when there are errors."
-    from dronemlops.validate import validate_dataset
-    rep = validate_dataset(path, min_train_images=min_train, min_val_images=min_val, settings=load_settings(workspace=workspace))
-    if rep.path is None: raise DroneMLOpsError(rep.errors[0].message)  # nothing to validate (no such folder or version): a refused input, not an invalid dataset
-    print(json.dumps(rep.to_dict(), indent=2) if json_out else rep.summary(limit=200))
-    return 0 if rep.ok else 1
-
-def datasets(workspace:str=None, # override the workspace
-             min_train:int=None, # minimum train images (default: setting min_train_images)
-             min_val:int=None, # minimum val images (default: setting min_val_images)
-             revalidate:bool_arg=False, # read every version again instead of trusting the cached verdicts (versions are immutable)
-            ):
-    "List published dataset versions, newest first, with their validity."
-    from dronemlops.validate import find_datasets
-    rows = find_datasets(settings=load_settings(workspace=workspace), revalidate=revalidate, min_train_images=min_train, min_val_images=min_val)
-    if not rows: print("no published datasets"); return
-    for r in rows:
-        print(f"{r['name']:<50} {r['created']:<26} train={r['train_images']} val={r['val_images']} "
-              f"{'valid' if r['valid'] else 'INVALID: ' + (r['first_error'] or '')}")
-
+# %% ../nbs/90_cli.ipynb #c90a000b
 def profile(src:str, # a folder of images, or an s3:// prefix
             tile_size:int=640, # the training tile size the recommendations assume
             out:str=None, # folder for the profile table (CSV) and plot (PNG); default <local state>/reports
@@ -117,6 +111,9 @@ def _source(src:str, s):
     if not p.exists(): raise DroneMLOpsError(f"{src} does not exist: give a folder of images (or an s3:// prefix).")
     return None, p
 
+VERBS["profile"] = profile
+
+# %% ../nbs/90_cli.ipynb #c90a000e
 def convert(src:str, # a label file or folder: COCO .json, Ground Truth .manifest/.jsonl, VOC .xml (or folder), YOLO .txt folder, CSV
             to:str=None, # the output format (required): yolo, coco, voc, gt or csv
             out:str=None, # the output file (coco, gt, csv) or folder (yolo, voc), required; must not exist yet
@@ -147,6 +144,9 @@ def _sizes(images:str|None) -> dict|None:
         if f["error"] is None: out[p.name] = (f["width"], f["height"])
     return out
 
+VERBS["convert"] = convert
+
+# %% ../nbs/90_cli.ipynb #c90a0011
 def build(images:str, # a folder of images
           labels:str=None, # their labels (required): a COCO .json, a Ground Truth manifest, a VOC folder, a YOLO .txt folder or a CSV
           name:str=None, # the version's name (lowercase_words_YYYYMMDD_HHMM), or a description to which a timestamp is added; default the images folder's name
@@ -181,6 +181,9 @@ def build(images:str, # a folder of images
                          source=f"{images} + {labels}", settings=load_settings(workspace=workspace))
     print(f"{info['name']}: " + ", ".join(f"{k} {v['images']} images / {v['boxes']} boxes" for k, v in info["splits"].items()))
 
+VERBS["build"] = build
+
+# %% ../nbs/90_cli.ipynb #c90a0014
 def import_cmd(path:str, # a YOLO dataset folder (data.yaml: Ultralytics or Roboflow layout) or a COCO export (train/ val|valid/ folders, one .json each)
                name:str=None, # the version's name; default derived from the folder name plus a timestamp
                min_train:int=None, # minimum train images (default: setting min_train_images)
@@ -192,6 +195,41 @@ def import_cmd(path:str, # a YOLO dataset folder (data.yaml: Ultralytics or Robo
     info = import_dataset(path, name, min_train_images=min_train, min_val_images=min_val, settings=load_settings(workspace=workspace))
     print(f"{info['name']}: " + ", ".join(f"{k} {v['images']} images / {v['boxes']} boxes" for k, v in info["splits"].items()))
 
+VERBS["import"] = import_cmd
+
+# %% ../nbs/90_cli.ipynb #c90a0017
+def validate(path:str, # a dataset folder, a version name in the workspace, or an s3:// URI
+             min_train:int=None, # minimum train images (default: setting min_train_images, 100)
+             min_val:int=None, # minimum val images (default: setting min_val_images, 50)
+             json_out:bool_arg=False, # print the report as JSON
+             workspace:str=None, # override the workspace
+            ) -> int:
+    "Validate a YOLO dataset; print every error and warning; exit status 1 when there are errors."
+    from dronemlops.validate import validate_dataset
+    rep = validate_dataset(path, min_train_images=min_train, min_val_images=min_val, settings=load_settings(workspace=workspace))
+    if rep.path is None: raise DroneMLOpsError(rep.errors[0].message)  # nothing to validate (no such folder or version): a refused input, not an invalid dataset
+    print(json.dumps(rep.to_dict(), indent=2) if json_out else rep.summary(limit=200))
+    return 0 if rep.ok else 1
+
+VERBS["validate"] = validate
+
+# %% ../nbs/90_cli.ipynb #c90a001a
+def datasets(workspace:str=None, # override the workspace
+             min_train:int=None, # minimum train images (default: setting min_train_images)
+             min_val:int=None, # minimum val images (default: setting min_val_images)
+             revalidate:bool_arg=False, # read every version again instead of trusting the cached verdicts (versions are immutable)
+            ):
+    "List published dataset versions, newest first, with their validity."
+    from dronemlops.validate import find_datasets
+    rows = find_datasets(settings=load_settings(workspace=workspace), revalidate=revalidate, min_train_images=min_train, min_val_images=min_val)
+    if not rows: print("no published datasets"); return
+    for r in rows:
+        print(f"{r['name']:<50} {r['created']:<26} train={r['train_images']} val={r['val_images']} "
+              f"{'valid' if r['valid'] else 'INVALID: ' + (r['first_error'] or '')}")
+
+VERBS["datasets"] = datasets
+
+# %% ../nbs/90_cli.ipynb #c90a001d
 def train_cmd(dataset:str, # a dataset version name (validated first)
               model:str="yolo11n.yaml", # "starter" (the shipped tree detector) to fine-tune, a model yaml or variant (n/s/m/l/x) from scratch, a .pt path, an s3:// URI, or "@champion"
               epochs:int=50, # passes over the training split
@@ -216,6 +254,9 @@ def train_cmd(dataset:str, # a dataset version name (validated first)
     print(json.dumps({"run_id": r.run_id, "epochs": r.epochs_done, "minutes": round(r.minutes, 2), "best": str(r.best),
                       "onnx": str(r.onnx), "metrics": r.metrics}, indent=2))
 
+VERBS["train"] = train_cmd
+
+# %% ../nbs/90_cli.ipynb #c90a0021
 def evaluate_cmd(weights:str, # a .pt file, "starter", or a registry reference: "@champion", "models:/drone-detector/3"
                  dataset:str, # a dataset version name, folder or s3:// URI
                  split:str="val", # the split to evaluate on: val or test
@@ -229,6 +270,9 @@ def evaluate_cmd(weights:str, # a .pt file, "starter", or a registry reference: 
     e = evaluate(weights, dataset, split=split, imgsz=imgsz, settings=load_settings(workspace=workspace), min_train_images=min_train, min_val_images=min_val)
     print(json.dumps({k: round(e.metrics[k], 4) for k in ("precision", "recall", "mAP50", "mAP50-95")}), f"\nevaluation.json: {e.json_path}")
 
+VERBS["evaluate"] = evaluate_cmd
+
+# %% ../nbs/90_cli.ipynb #c90a0024
 def models(name:str="drone-detector", # the registered model
            workspace:str=None, # override the workspace (and its MLflow store)
           ):
@@ -236,6 +280,9 @@ def models(name:str="drone-detector", # the registered model
     from dronemlops.registry import versions_table
     print(versions_table(name, settings=load_settings(workspace=workspace)).to_string(index=False))
 
+VERBS["models"] = models
+
+# %% ../nbs/90_cli.ipynb #c90a0027
 def rollback_cmd(reason:str="manual rollback", # recorded on both versions
                  name:str="drone-detector", # the registered model
                  workspace:str=None, # override the workspace (and its MLflow store)
@@ -244,6 +291,27 @@ def rollback_cmd(reason:str="manual rollback", # recorded on both versions
     from dronemlops.registry import rollback
     print(f"champion is now version {rollback(name, reason, settings=load_settings(workspace=workspace))}")
 
+VERBS["rollback"] = rollback_cmd
+
+# %% ../nbs/90_cli.ipynb #c90a002a
+def workflow(name:str, # the workflow notebook in nbs/workflows, without .ipynb
+             param:str=None, # parameters as key=value pairs separated by commas, e.g. "epochs=5,flags=[1,2]" (values parsed as JSON when they parse)
+             workspace:str=None, # override the workspace
+            ):
+    "Run a workflow notebook with papermill and print where its report is."
+    from dronemlops.workflows import run_workflow
+    params = {}
+    for kv in filter(None, re.split(r",(?=\s*[A-Za-z_]\w*=)", param or "")):  # split only where a new key= starts: values may hold commas
+        k, _, v = kv.partition("=")
+        try: params[k.strip()] = json.loads(v)
+        except json.JSONDecodeError: params[k.strip()] = v
+    s = load_settings(workspace=workspace)
+    out = run_workflow(name, params, settings=s, progress=True)
+    print(f"report: {out}")
+
+VERBS["workflow"] = workflow
+
+# %% ../nbs/90_cli.ipynb #c90a002d
 def demo(workspace:str=None, # override the workspace (default: ./workspace or the configured one)
         ):
     "The main job: run the end-to-end workflow on the bundled sample and say where the results are."
@@ -254,33 +322,4 @@ def demo(workspace:str=None, # override the workspace (default: ./workspace or t
     w = max(map(len, summary))
     print("\nDone. Where the results are:\n" + "\n".join(f"  {k:<{w}}  {v}" for k, v in summary.items()) + f"\n  {'report':<{w}}  {out}")
 
-VERBS = {"config": config, "sample": sample, "profile": profile, "convert": convert, "build": build, "import": import_cmd,
-         "validate": validate, "datasets": datasets, "train": train_cmd, "evaluate": evaluate_cmd,
-         "models": models, "rollback": rollback_cmd, "workflow": workflow, "demo": demo}
-
-# %% ../nbs/90_cli.ipynb #06277796
-EXIT_STATUS = ("exit status: 0 done; 1 the dataset is invalid (validate) or an unexpected error (a bug: its traceback is shown); "
-               "2 a refused input or setting (one line on stderr saying what and how to fix)")
-
-def _usage() -> str:
-    w = max(map(len, VERBS))
-    return ("usage: dronemlops <verb> [options]   (dronemlops <verb> --help explains each option)\n\nverbs:\n"
-            + "\n".join(f"  {k:<{w}}  {f.__doc__}" for k, f in VERBS.items()) + f"\n\n{EXIT_STATUS}")
-
-def main(argv:list[str]|None=None) -> int:
-    "Entry point of the `dronemlops` command: dispatch to a verb, turning our errors into one-line messages."
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help"): print(_usage()); return 0
-    verb, rest = argv[0], argv[1:]
-    if verb not in VERBS:
-        close = difflib.get_close_matches(verb, VERBS, n=1)
-        print(f"dronemlops: unknown verb {verb!r}.{f' Did you mean {close[0]!r}?' if close else ''}\n\n{_usage()}", file=sys.stderr)
-        return 2
-    fn = VERBS[verb]
-    p = anno_parser(fn, prog=f"dronemlops {verb}")
-    p.epilog = EXIT_STATUS
-    args = vars(p.parse_args(rest)); args.pop("pdb", None); args.pop("xtra", None)
-    try: rc = fn(**args)
-    except DroneMLOpsError as e:
-        print(f"dronemlops {verb}: error: {e}", file=sys.stderr); return 2
-    return rc if isinstance(rc, int) else 0
+VERBS["demo"] = demo

@@ -1,4 +1,4 @@
-"""Evaluate any model on a dataset split with Ultralytics' own metrics, write `evaluation.json` for SageMaker Pipelines, cross-check mAP with pycocotools, and decide whether a challenger may replace the champion.
+"""Evaluate any model on a dataset split with Ultralytics' own metrics, write `evaluation.json` for SageMaker Pipelines, cross-check mAP with pycocotools.
 
 Docs: https://dronemlops.github.io/dronemlops/evaluate.html.md"""
 
@@ -18,7 +18,7 @@ from .images import IMAGE_SUFFIXES
 
 # %% auto #0
 __all__ = ['IOU_THRESHOLDS', 'EvaluationError', 'score_predictions', 'coco_map', 'Evaluation', 'evaluation_document', 'evaluate',
-           'load_evaluation', 'GateDecision', 'gate', 'compare']
+           'load_evaluation', 'compare']
 
 # %% ../nbs/09_evaluate.ipynb #fa563302
 class EvaluationError(DroneMLOpsError):
@@ -26,6 +26,7 @@ class EvaluationError(DroneMLOpsError):
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 
+# %% ../nbs/09_evaluate.ipynb #c9d0a002
 def _true_positives(gt:Annotations, pred:Annotations) -> np.ndarray:
     "(N_pred, 10) booleans: is each prediction a true positive at IoU 0.50..0.95 (Ultralytics' matching)."
     import torch
@@ -36,9 +37,14 @@ def _true_positives(gt:Annotations, pred:Annotations) -> np.ndarray:
     me = SimpleNamespace(iouv=torch.tensor(IOU_THRESHOLDS, dtype=torch.float32))
     return BaseValidator.match_predictions(me, torch.tensor(pred.cls, dtype=torch.float32), torch.tensor(gt.cls, dtype=torch.float32), iou).cpu().numpy()
 
-def score_predictions(gts:list[Annotations], preds:list[Annotations], names:Mapping[int, str],
+# %% ../nbs/09_evaluate.ipynb #c9d0a003
+def score_predictions(gts:list[Annotations], # the ground truth, one per image
+                      preds:list[Annotations], # the predictions (with scores), one per image, in the same order
+                      names:Mapping[int, str], # class id -> name
                       plots_dir:str|Path|None=None, # where PR curves and the confusion matrix are drawn (None: no plots)
-                      conf_matrix_conf:float=0.25, conf_matrix_iou:float=0.45) -> dict:
+                      conf_matrix_conf:float=0.25, # the confusion matrix counts predictions from this score
+                      conf_matrix_iou:float=0.45, # and matches them to boxes from this IoU
+                     ) -> dict:
     "Precision, recall, mAP50, mAP50-95 (overall and per class) and the confusion matrix, with Ultralytics' metric code."
     import torch
     from ultralytics.utils.metrics import DetMetrics, ConfusionMatrix
@@ -64,7 +70,10 @@ def score_predictions(gts:list[Annotations], preds:list[Annotations], names:Mapp
             "images": len(gts), "instances": int(sum(len(g) for g in gts)), "predictions": int(sum(len(p) for p in preds))}
 
 # %% ../nbs/09_evaluate.ipynb #8698a6e7
-def coco_map(gts:list[Annotations], preds:list[Annotations], names:Mapping[int, str]) -> dict:
+def coco_map(gts:list[Annotations], # the ground truth, one per image
+             preds:list[Annotations], # the predictions (with scores), one per image, in the same order
+             names:Mapping[int, str], # class id -> name
+            ) -> dict:
     "The COCO reference: mAP50-95 and mAP50 from pycocotools' COCOeval on the same boxes (maxDets above the largest per-image count)."
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
@@ -95,6 +104,7 @@ class Evaluation:
     @property
     def json_path(self) -> Path: return self.out_dir/"evaluation.json"
 
+# %% ../nbs/09_evaluate.ipynb #c9d0a005
 def _split_items(root:Path, split:str) -> list[tuple[Path, Path]]:
     d = root/split/"images"
     if not d.is_dir(): raise EvaluationError(f"The dataset has no {split!r} split ({d} is missing).")
@@ -112,7 +122,9 @@ def _per_source(gts:list[Annotations], preds:list[Annotations], names:Mapping[in
         out[s] = {k: m[k] for k in ("images", "instances", "precision", "recall", "mAP50", "mAP50-95")}
     return out
 
-def evaluation_document(e:Evaluation) -> dict:
+# %% ../nbs/09_evaluate.ipynb #c9d0a007
+def evaluation_document(e:Evaluation, # the result of `evaluate`
+                       ) -> dict:
     "evaluation.json content, shaped for a SageMaker Pipelines PropertyFile: {'metrics': {'mAP50': {'value': ...}, ...}}."
     m = e.metrics
     return {"metrics": {k: {"value": m[k]} for k in ("mAP50", "mAP50-95", "precision", "recall")},
@@ -120,6 +132,7 @@ def evaluation_document(e:Evaluation) -> dict:
             "speed_ms_per_image": e.speed_ms_per_image, "model": e.model, "dataset": e.dataset, "split": e.split,
             "images": m["images"], "instances": m["instances"], "per_source": m.get("per_source", {})}
 
+# %% ../nbs/09_evaluate.ipynb #c9d0a008
 def evaluate(weights:str|Path, # a .pt file, "starter", or a registry reference ("@champion", "models:/drone-detector/3")
              dataset:str|Path, # a dataset version name, folder or s3:// URI (validated first)
              split:str="val", # "val" or "test"
@@ -161,42 +174,24 @@ def evaluate(weights:str|Path, # a .pt file, "starter", or a registry reference 
     e.json_path.write_text(json.dumps(evaluation_document(e), indent=2))
     return e
 
-def load_evaluation(path:str|Path) -> dict:
+# %% ../nbs/09_evaluate.ipynb #c9d0a009
+def load_evaluation(path:str|Path, # an evaluation.json (e.g. `Evaluation.json_path`)
+                   ) -> dict:
     "Read an evaluation.json."
     return json.loads(Path(path).read_text())
 
 # %% ../nbs/09_evaluate.ipynb #f843bfe7
-@dataclass
-class GateDecision:
-    "Whether a challenger may become champion, and why."
-    promote: bool
-    reasons: list
-    challenger_mAP50: float
-    champion_mAP50: float|None
-    threshold: float
-    tolerance: float
-    def __str__(self): return f"{'PROMOTE' if self.promote else 'REJECT'}: " + "; ".join(self.reasons)
-
-def gate(challenger:Mapping, # evaluation.json content (or an Evaluation's document) of the challenger
-         champion:Mapping|None=None, # the champion's, on the same dataset split; None when there is no champion
-         threshold:float=0.3, tolerance:float=0.02, metric:str="mAP50") -> GateDecision:
-    "Decide promotion: challenger's metric >= threshold and not below the champion's by more than tolerance."
-    c = float(challenger["metrics"][metric]["value"])
-    reasons, ok = [], True
-    if c >= threshold: reasons.append(f"{metric} {c:.3f} >= threshold {threshold:.3f}")
-    else: ok = False; reasons.append(f"{metric} {c:.3f} is below the threshold {threshold:.3f}")
-    ch = None
-    if champion is not None:
-        if (champion.get("dataset"), champion.get("split")) != (challenger.get("dataset"), challenger.get("split")):
-            ok = False; reasons.append(f"champion was evaluated on {champion.get('dataset')}/{champion.get('split')}, challenger on "
-                                       f"{challenger.get('dataset')}/{challenger.get('split')}: evaluate both on the same split")
-        ch = float(champion["metrics"][metric]["value"])
-        if c >= ch - tolerance: reasons.append(f"not worse than the champion's {ch:.3f} by more than {tolerance:.3f} ({c - ch:+.3f})")
-        else: ok = False; reasons.append(f"worse than the champion's {ch:.3f} by {ch - c:.3f} (tolerance {tolerance:.3f})")
-    else: reasons.append("no current champion")
-    return GateDecision(ok, reasons, c, ch, threshold, tolerance)
-
-def compare(challenger:Mapping, champion:Mapping) -> dict:
+def compare(challenger:Mapping, # evaluation.json content of one model
+            champion:Mapping, # and of another, on the same dataset split
+           ) -> dict:
     "Side-by-side metrics (challenger, champion, difference) on the same split."
     return {k: {"challenger": challenger["metrics"][k]["value"], "champion": champion["metrics"][k]["value"],
                 "difference": challenger["metrics"][k]["value"] - champion["metrics"][k]["value"]} for k in challenger["metrics"]}
+
+# %% ../nbs/09_evaluate.ipynb #c9d0a013
+def __getattr__(name):
+    "`gate` and `GateDecision` moved to `dronemlops.registry`; the old import path still finds them."
+    if name in ("gate", "GateDecision"):
+        from dronemlops import registry
+        return getattr(registry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

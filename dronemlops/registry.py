@@ -7,14 +7,15 @@ Docs: https://dronemlops.github.io/dronemlops/registry.html.md"""
 # %% ../nbs/10_registry.ipynb #83d87310
 from __future__ import annotations
 import re, time, tempfile
+from dataclasses import dataclass
+from typing import Mapping
 from pathlib import Path
 from .config import Settings, DroneMLOpsError, load_settings
 from .tracking import configure_mlflow, registered_weights, store_missing, REGISTERED_MODEL
-from .evaluate import GateDecision
 
 # %% auto #0
-__all__ = ['MODEL_NAME', 'CHAMPION', 'CHALLENGER', 'PREVIOUS', 'RegistryError', 'check_model_name', 'register',
-           'register_weights', 'alias_version', 'promote', 'rollback', 'versions_table', 'model_weights']
+__all__ = ['MODEL_NAME', 'CHAMPION', 'CHALLENGER', 'PREVIOUS', 'RegistryError', 'check_model_name', 'GateDecision', 'gate',
+           'register', 'alias_version', 'promote', 'versions_table', 'rollback', 'model_weights', 'register_weights']
 
 # %% ../nbs/10_registry.ipynb #5f05f0da
 class RegistryError(DroneMLOpsError):
@@ -24,12 +25,47 @@ MODEL_NAME = REGISTERED_MODEL
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous-champion"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 
-def check_model_name(name:str) -> str:
+def check_model_name(name:str, # a registered model name to check
+                    ) -> str:
     "Refuse names MLflow would reject (or mangle in URIs): letters, digits, '_', '.', '-', starting with a letter or digit."
     if not isinstance(name, str) or not _NAME_RE.match(name) or ".." in name:
         raise RegistryError(f"Model name {name!r} is not allowed: use 1-255 letters, digits, '_', '.' or '-', starting with a letter or digit "
                             "(MLflow refuses '/' and ':', and models:/ URIs break on spaces), e.g. 'drone-detector'.")
     return name
+
+# %% ../nbs/10_registry.ipynb #f843bfe7
+@dataclass
+class GateDecision:
+    "Whether a challenger may become champion, and why."
+    promote: bool
+    reasons: list
+    challenger_mAP50: float
+    champion_mAP50: float|None
+    threshold: float
+    tolerance: float
+    def __str__(self): return f"{'PROMOTE' if self.promote else 'REJECT'}: " + "; ".join(self.reasons)
+
+def gate(challenger:Mapping, # evaluation.json content (or an Evaluation's document) of the challenger
+         champion:Mapping|None=None, # the champion's, on the same dataset split; None when there is no champion
+         threshold:float=0.3, # the least value of `metric` a champion must reach
+         tolerance:float=0.02, # how far below the champion's value the challenger may be
+         metric:str="mAP50", # the evaluation metric compared
+        ) -> GateDecision:
+    "Decide promotion: challenger's metric >= threshold and not below the champion's by more than tolerance."
+    c = float(challenger["metrics"][metric]["value"])
+    reasons, ok = [], True
+    if c >= threshold: reasons.append(f"{metric} {c:.3f} >= threshold {threshold:.3f}")
+    else: ok = False; reasons.append(f"{metric} {c:.3f} is below the threshold {threshold:.3f}")
+    ch = None
+    if champion is not None:
+        if (champion.get("dataset"), champion.get("split")) != (challenger.get("dataset"), challenger.get("split")):
+            ok = False; reasons.append(f"champion was evaluated on {champion.get('dataset')}/{champion.get('split')}, challenger on "
+                                       f"{challenger.get('dataset')}/{challenger.get('split')}: evaluate both on the same split")
+        ch = float(champion["metrics"][metric]["value"])
+        if c >= ch - tolerance: reasons.append(f"not worse than the champion's {ch:.3f} by more than {tolerance:.3f} ({c - ch:+.3f})")
+        else: ok = False; reasons.append(f"worse than the champion's {ch:.3f} by {ch - c:.3f} (tolerance {tolerance:.3f})")
+    else: reasons.append("no current champion")
+    return GateDecision(ok, reasons, c, ch, threshold, tolerance)
 
 # %% ../nbs/10_registry.ipynb #96f22092
 def _client(settings:Settings|None, read_only:bool=False):
@@ -61,6 +97,86 @@ def register(run_id:str, # the training run holding the pyfunc model
     c.set_registered_model_alias(name, CHALLENGER, mv.version)
     return str(mv.version)
 
+# %% ../nbs/10_registry.ipynb #c10a0005
+def alias_version(alias:str=CHAMPION, # champion, challenger or previous-champion
+                  name:str=MODEL_NAME, # the registered model
+                  settings:Settings|None=None, # default `load_settings()`
+                 ) -> str|None:
+    "The version behind an alias, or None."
+    from mlflow.exceptions import MlflowException
+    try: return str(_client(settings).get_model_version_by_alias(name, alias).version)
+    except MlflowException: return None
+
+def promote(version:str, # the registered version to make champion
+            decision:GateDecision, # the gate's decision for it: nothing else is accepted
+            name:str=MODEL_NAME, # the registered model
+            settings:Settings|None=None, # default `load_settings()`
+           ) -> bool:
+    "Make `version` the champion if the gate allows it; record the decision on the version either way. Returns whether it was promoted."
+    if not isinstance(decision, GateDecision): raise RegistryError("Promotion goes through the gate: pass the GateDecision from gate().")
+    c = _client(settings)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+    if not decision.promote:
+        c.set_model_version_tag(name, version, "gate_rejected_reason", f"{stamp} {decision}"); return False
+    old = alias_version(CHAMPION, name, settings)
+    if old and old != str(version): c.set_registered_model_alias(name, PREVIOUS, old)
+    c.set_registered_model_alias(name, CHAMPION, version)
+    c.set_model_version_tag(name, version, "promotion_reason", f"{stamp} {decision}")
+    return True
+
+# %% ../nbs/10_registry.ipynb #c10a0009
+def _registered(c, name:str):
+    "The registered model `name`, or a RegistryError saying none exists yet."
+    from mlflow.exceptions import MlflowException
+    try: return c.get_registered_model(name)
+    except MlflowException: raise RegistryError(f"No registered model {name!r} in this MLflow store yet: train and register one "
+                                                "(`make demo` registers the starter), or check the tracking URI (`dronemlops config`).") from None
+
+def versions_table(name:str=MODEL_NAME, # the registered model
+                   settings:Settings|None=None, # default `load_settings()`
+                  ):
+    "Every version with its aliases, metrics, dataset and promotion notes, newest first."
+    import pandas as pd
+    c = _client(settings, read_only=True)
+    aliases = {}
+    for a, v in _registered(c, name).aliases.items(): aliases.setdefault(str(v), []).append(a)
+    rows = []
+    for mv in c.search_model_versions(f"name='{name}'"):
+        t = mv.tags
+        rows.append({"version": int(mv.version), "aliases": ",".join(sorted(aliases.get(str(mv.version), []))), "run_id": mv.run_id,
+                     "dataset": t.get("dataset"), "mAP50": float(t["eval_mAP50"]) if "eval_mAP50" in t else None,
+                     "mAP50-95": float(t["eval_mAP50-95"]) if "eval_mAP50-95" in t else None, "eval_split": t.get("eval_split"),
+                     "promotion_reason": t.get("promotion_reason"), "gate_rejected_reason": t.get("gate_rejected_reason"),
+                     "created": pd.Timestamp(mv.creation_timestamp, unit="ms")})
+    return pd.DataFrame(rows).sort_values("version", ascending=False).reset_index(drop=True)
+
+# %% ../nbs/10_registry.ipynb #c10a000c
+def rollback(name:str=MODEL_NAME, # the registered model
+             reason:str="manual rollback", # recorded on both versions
+             settings:Settings|None=None, # default `load_settings()`
+            ) -> str:
+    "Make the previous champion champion again; returns its version."
+    c = _client(settings, read_only=True)
+    _registered(c, name)
+    prev, cur = alias_version(PREVIOUS, name, settings), alias_version(CHAMPION, name, settings)
+    if prev is None: raise RegistryError(f"{name} has no previous champion to roll back to.")
+    c.set_registered_model_alias(name, CHAMPION, prev)
+    if cur: c.set_registered_model_alias(name, PREVIOUS, cur); c.set_model_version_tag(name, cur, "rolled_back", f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {reason}")
+    c.set_model_version_tag(name, prev, "promotion_reason", f"{time.strftime('%Y-%m-%dT%H:%M:%S')} rollback: {reason}")
+    return prev
+
+# %% ../nbs/10_registry.ipynb #c10a000f
+def model_weights(alias_or_version:str=CHAMPION, # an alias ("champion") or a version number
+                  name:str=MODEL_NAME, # the registered model
+                  dest:str|Path|None=None, # download folder; default a new folder under the local state folder
+                  settings:Settings|None=None, # default `load_settings()`
+                 ) -> Path:
+    "Download a registered version's weights (by alias or version number); returns the .pt path."
+    ref = str(alias_or_version).lstrip("@")
+    try: return registered_weights(ref if ref.isdigit() else f"@{ref}", name=name, dest=dest, settings=settings)
+    except DroneMLOpsError as e: raise RegistryError(str(e)) from None
+
+# %% ../nbs/10_registry.ipynb #c10a0011
 def register_weights(weights:str|Path, # a detector .pt (e.g. the starter's, or one trained elsewhere)
                      dataset, # the `LoadedDataset` it is evaluated on (its val images give the model's input example)
                      evaluation:dict|None=None, # its evaluation.json content on that dataset
@@ -83,69 +199,3 @@ def register_weights(weights:str|Path, # a detector .pt (e.g. the starter's, or 
     except BaseException as e:
         tr.end("FAILED", f"{type(e).__name__}: {e}"); raise
     return register(run_id, name=name, evaluation=evaluation, settings=settings)
-
-def alias_version(alias:str=CHAMPION, name:str=MODEL_NAME, settings:Settings|None=None) -> str|None:
-    "The version behind an alias, or None."
-    from mlflow.exceptions import MlflowException
-    try: return str(_client(settings).get_model_version_by_alias(name, alias).version)
-    except MlflowException: return None
-
-def promote(version:str, decision:GateDecision, name:str=MODEL_NAME, settings:Settings|None=None) -> bool:
-    "Make `version` the champion if the gate allows it; record the decision on the version either way. Returns whether it was promoted."
-    if not isinstance(decision, GateDecision): raise RegistryError("Promotion goes through the gate: pass the GateDecision from evaluate.gate().")
-    c = _client(settings)
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-    if not decision.promote:
-        c.set_model_version_tag(name, version, "gate_rejected_reason", f"{stamp} {decision}"); return False
-    old = alias_version(CHAMPION, name, settings)
-    if old and old != str(version): c.set_registered_model_alias(name, PREVIOUS, old)
-    c.set_registered_model_alias(name, CHAMPION, version)
-    c.set_model_version_tag(name, version, "promotion_reason", f"{stamp} {decision}")
-    return True
-
-def rollback(name:str=MODEL_NAME, # the registered model
-             reason:str="manual rollback", # recorded on both versions
-             settings:Settings|None=None, # default `load_settings()`
-            ) -> str:
-    "Make the previous champion champion again; returns its version."
-    c = _client(settings, read_only=True)
-    _registered(c, name)
-    prev, cur = alias_version(PREVIOUS, name, settings), alias_version(CHAMPION, name, settings)
-    if prev is None: raise RegistryError(f"{name} has no previous champion to roll back to.")
-    c.set_registered_model_alias(name, CHAMPION, prev)
-    if cur: c.set_registered_model_alias(name, PREVIOUS, cur); c.set_model_version_tag(name, cur, "rolled_back", f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {reason}")
-    c.set_model_version_tag(name, prev, "promotion_reason", f"{time.strftime('%Y-%m-%dT%H:%M:%S')} rollback: {reason}")
-    return prev
-
-def _registered(c, name:str):
-    "The registered model `name`, or a RegistryError saying none exists yet."
-    from mlflow.exceptions import MlflowException
-    try: return c.get_registered_model(name)
-    except MlflowException: raise RegistryError(f"No registered model {name!r} in this MLflow store yet: train and register one "
-                                                "(`make demo` registers the starter), or check the tracking URI (`dronemlops config`).") from None
-
-def versions_table(name:str=MODEL_NAME, settings:Settings|None=None):
-    "Every version with its aliases, metrics, dataset and promotion notes, newest first."
-    import pandas as pd
-    c = _client(settings, read_only=True)
-    aliases = {}
-    for a, v in _registered(c, name).aliases.items(): aliases.setdefault(str(v), []).append(a)
-    rows = []
-    for mv in c.search_model_versions(f"name='{name}'"):
-        t = mv.tags
-        rows.append({"version": int(mv.version), "aliases": ",".join(sorted(aliases.get(str(mv.version), []))), "run_id": mv.run_id,
-                     "dataset": t.get("dataset"), "mAP50": float(t["eval_mAP50"]) if "eval_mAP50" in t else None,
-                     "mAP50-95": float(t["eval_mAP50-95"]) if "eval_mAP50-95" in t else None, "eval_split": t.get("eval_split"),
-                     "promotion_reason": t.get("promotion_reason"), "gate_rejected_reason": t.get("gate_rejected_reason"),
-                     "created": pd.Timestamp(mv.creation_timestamp, unit="ms")})
-    return pd.DataFrame(rows).sort_values("version", ascending=False).reset_index(drop=True)
-
-def model_weights(alias_or_version:str=CHAMPION, # an alias ("champion") or a version number
-                  name:str=MODEL_NAME, # the registered model
-                  dest:str|Path|None=None, # download folder; default a new folder under the local state folder
-                  settings:Settings|None=None, # default `load_settings()`
-                 ) -> Path:
-    "Download a registered version's weights (by alias or version number); returns the .pt path."
-    ref = str(alias_or_version).lstrip("@")
-    try: return registered_weights(ref if ref.isdigit() else f"@{ref}", name=name, dest=dest, settings=settings)
-    except DroneMLOpsError as e: raise RegistryError(str(e)) from None

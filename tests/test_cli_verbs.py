@@ -1,4 +1,4 @@
-"The data-layer verbs through the real `dronemlops` entry point: they work on the sample, and bad input gives one line and exit status 2."
+"The data-layer verbs through the real `dronemlops` process: bad input gives one line and exit status 2, and conversions round-trip (each verb's example on the sample is in nbs/90_cli.ipynb)."
 import json, shutil, subprocess, sys, pytest
 from pathlib import Path
 from dronemlops.config import load_settings
@@ -23,13 +23,8 @@ def sample_dir(tmp_path, frames):
     for n, p in frames.items(): shutil.copyfile(p, (d/"labels" if p.suffix in (".xml", ".csv") else d)/n)
     return d
 
-def test_profile(tmp_path, sample_dir):
+def test_profile_refusals(tmp_path):
     ws = tmp_path/"ws"
-    r = run("profile", sample_dir, "--tile-size", 400, "--workspace", ws)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert "OSBS_029.png" in r.stdout and "mlflow run: " in r.stdout
-    png = Path(r.stdout.split("plot: ", 1)[1].split()[0]); csv = Path(r.stdout.split("table: ", 1)[1].split()[0])
-    assert png.stat().st_size > 10_000 and len(csv.read_text().splitlines()) == 4  # header + 3 frames
     refused(run("profile", tmp_path/"nowhere", "--workspace", ws), "nowhere does not exist")
     (tmp_path/"empty").mkdir()
     refused(run("profile", tmp_path/"empty", "--workspace", ws), "holds no images")
@@ -51,22 +46,19 @@ def test_convert_any_to_any(tmp_path, sample_dir):
     refused(run("convert", voc, "--to", "coco", "--out", out["coco"]), "already exists")
     refused(run("convert", out["yolo"], "--to", "coco", "--out", tmp_path/"y.json"), "carry no image size")
 
-def test_build_and_import(tmp_path, sample_dir):
+def test_build_and_import_refusals(tmp_path, sample_dir):
     ws = tmp_path/"ws"
     r = run("build", sample_dir, "--labels", sample_dir/"labels", "--name", "cli_blocks_20261128_1200", "--block-size", 320,
             "--tile-size", 200, "--val-fraction", 0.25, "--rename", "Dead=Tree,Alive=Tree", "--workspace", ws)
-    assert r.returncode == 0 and "cli_blocks_20261128_1200: train 54 images" in r.stdout, r.stdout + r.stderr[-2000:]
+    assert r.returncode == 0, r.stdout + r.stderr[-2000:]
     refused(run("build", sample_dir, "--labels", sample_dir/"labels", "--name", "cli_blocks_20261128_1200", "--workspace", ws), "immutable")
     refused(run("build", tmp_path/"nowhere", "--labels", sample_dir/"labels", "--workspace", ws), "is not a folder of images")
     refused(run("build", sample_dir, "--labels", sample_dir/"labels", "--from-format", "kitti", "--workspace", ws), "unknown format 'kitti'")
     refused(run("build", sample_dir, "--workspace", ws), "--labels")
     refused(run("build", sample_dir, "--labels", sample_dir/"labels", "--rename", "Dead=Tree,Alive", "--workspace", ws), "--rename takes OLD=NEW pairs")
-    v = r.stdout.split(":")[0]
-    r = run("validate", v, "--min-train", 10, "--min-val", 5, "--workspace", ws)
-    assert r.returncode == 0 and "VALID" in r.stdout, r.stdout
-    published = Path(ws)/"datasets"/v
+    published = Path(ws)/"datasets"/r.stdout.split(":")[0]
     r = run("import", published, "--name", "reimported_20261128_1200", "--min-train", 10, "--min-val", 5, "--workspace", tmp_path/"ws2")
-    assert r.returncode == 0 and "reimported_20261128_1200: train 54 images" in r.stdout and "val 18 images" in r.stdout, r.stdout + r.stderr[-2000:]
+    assert r.returncode == 0, r.stdout + r.stderr[-2000:]
     refused(run("import", published, "--name", "reimported_20261128_1200", "--min-train", 10, "--min-val", 5, "--workspace", tmp_path/"ws2"), "immutable")
     refused(run("import", tmp_path/"nowhere", "--workspace", tmp_path/"ws2"), "is not a folder")
     refused(run("import", published, "--workspace", tmp_path/"ws3"), "below the minimum of 100", "nothing was published")
