@@ -3,7 +3,8 @@
 Both contenders read the same files, evicted from the page cache (posix_fadvise DONTNEED) before each run. Ultralytics is
 run the way it runs itself (`YOLODataset.cache_labels`: a ThreadPool of NUM_THREADS over verify_image_label); dronemlops
 runs `validate_local`, which checks more (full-stream decode, SHA-256 checksums, leakage, duplicates, pairing, schema).
-Each run is a fresh subprocess, so its peak RSS is its own. Prints images/s, the ratio, and peak memory at 1x and 10x files.
+Each run is a fresh subprocess, so its peak RSS and CPU time are its own. Prints images/s, CPU seconds, the ratio, peak memory
+at 1x and 10x files, and the machine's load average (on a shared machine the ratios move with it).
 
 usage: python bench/bench_validate.py [--n 200] [--repeat 3]
 """
@@ -45,7 +46,7 @@ def evict(root: Path) -> None:
             finally: os.close(fd)
 
 PEER = """
-import sys, json, time
+import sys, json, time, resource
 from pathlib import Path
 from multiprocessing.pool import ThreadPool
 from ultralytics.data.utils import verify_image_label
@@ -53,11 +54,11 @@ from ultralytics.utils import NUM_THREADS
 root = Path(sys.argv[1])
 pairs = [(str(p), str(p.parent.parent/"labels"/(p.stem + ".txt")), "", False, 3, 0, 0, False)
          for s in ("train", "val") for p in sorted((root/s/"images").iterdir())]
-t = time.perf_counter()
+cpu = lambda: (lambda r: r.ru_utime + r.ru_stime)(resource.getrusage(resource.RUSAGE_SELF))
+t, c = time.perf_counter(), cpu()
 with ThreadPool(NUM_THREADS) as pool: res = list(pool.imap(verify_image_label, pairs))
 dt = time.perf_counter() - t
-import resource
-print("RESULT", json.dumps({"seconds": dt, "images": len(pairs), "corrupt": sum(r[8] for r in res), "threads": NUM_THREADS,
+print("RESULT", json.dumps({"seconds": dt, "cpu_seconds": cpu() - c, "images": len(pairs), "corrupt": sum(r[8] for r in res), "threads": NUM_THREADS,
                             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -68,14 +69,15 @@ from dronemlops.config import load_settings
 from dronemlops.validate import validate_local
 root = Path(sys.argv[1])
 s = load_settings(env={}, cwd=root.parent)
-t = time.perf_counter()
-import resource, tracemalloc
+import resource
+cpu = lambda: (lambda r: r.ru_utime + r.ru_stime)(resource.getrusage(resource.RUSAGE_SELF))
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+t, c = time.perf_counter(), cpu()
 rep = validate_local(root, min_train_images=0, min_val_images=0, settings=s, decode=sys.argv[2] if sys.argv[2] == "always" else True)
 dt = time.perf_counter() - t
 n = sum(v["images"] for v in rep.stats.values())
 assert rep.ok, rep.summary()
-print("RESULT", json.dumps({"seconds": dt, "images": n, "errors": len(rep.errors), "base_rss_mb": base,
+print("RESULT", json.dumps({"seconds": dt, "cpu_seconds": cpu() - c, "images": n, "errors": len(rep.errors), "base_rss_mb": base,
                             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                             "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 """
@@ -103,21 +105,23 @@ def main():
         mb = sum(p.stat().st_size for p in small.rglob("*") if p.is_file()) / 1e6
         best_ours = {}
         print(f"corpus: a dataset version of {a.n} real aerial tiles ({mb:.1f} MB; half PNG, half JPEG) and one of {10*a.n}; "
-              f"cold reads (page cache evicted before every run); {os.cpu_count()} CPUs")
+              f"cold reads (page cache evicted before every run); {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}")
         for label, root in ((f"{a.n} images", small), (f"{10*a.n} images", big)):
             best = {}
             for name, code, mode in ((PEER_NAME, PEER, ""), (OURS_NAME, OURS, ""), (ALWAYS, OURS, "always")):
                 runs = [run(code, root, mode) for _ in range(a.repeat)]
                 best[name] = r = min(runs, key=lambda r: r["seconds"])
                 mem = f"peak RSS {r['peak_rss_mb']:.0f} MB" + (f" (+ workers {r['worker_peak_rss_mb']:.0f} MB each)" if r.get("worker_peak_rss_mb") else "")
-                print(f"[{label}] {name:<32} {r['images']/r['seconds']:7.0f} images/s  (best of {a.repeat}: {r['seconds']:.3f} s; {mem})")
+                print(f"[{label}] {name:<32} {r['images']/r['seconds']:7.0f} images/s  (best of {a.repeat}: {r['seconds']:.3f} s, "
+                      f"{r['cpu_seconds']:.3f} CPU s; {mem})")
             rate = {k: v["images"]/v["seconds"] for k, v in best.items()}
             print(f"[{label}] ratio dronemlops/ultralytics: {rate[OURS_NAME]/rate[PEER_NAME]:.2f}x (goal >= 2x); "
-                  f"with a full decode of every image: {rate[ALWAYS]/rate[PEER_NAME]:.2f}x")
+                  f"with a full decode of every image: {rate[ALWAYS]/rate[PEER_NAME]:.2f}x; "
+                  f"CPU time per image: {best[OURS_NAME]['cpu_seconds']/best[PEER_NAME]['cpu_seconds']:.2f}x Ultralytics'")
             best_ours[label] = best[OURS_NAME]
         (m1, m10) = best_ours.values()
-        print(f"dronemlops peak RSS: {m1['peak_rss_mb']:.0f} MB main + {m1['worker_peak_rss_mb']:.0f} MB per worker at {a.n} images; "
-              f"{m10['peak_rss_mb']:.0f} MB + {m10['worker_peak_rss_mb']:.0f} MB at {10*a.n} images "
-              f"(main x{m10['peak_rss_mb']/m1['peak_rss_mb']:.2f}, workers x{m10['worker_peak_rss_mb']/max(m1['worker_peak_rss_mb'], 1):.2f} for 10x the files)")
+        print(f"dronemlops peak RSS: {m1['peak_rss_mb']:.0f} MB at {a.n} images, {m10['peak_rss_mb']:.0f} MB at {10*a.n} images "
+              f"(x{m10['peak_rss_mb']/m1['peak_rss_mb']:.2f} for 10x the files; one process, reader threads, no workers)")
+        print(f"load average after the runs: {os.getloadavg()[0]:.1f} (1 min), {os.getloadavg()[1]:.1f} (5 min) on {os.cpu_count()} CPUs")
 
 if __name__ == "__main__": main()

@@ -6,7 +6,10 @@ Docs: https://dronemlops.github.io/dronemlops/validate.html.md"""
 
 # %% ../nbs/06_validate.ipynb #a974a661
 from __future__ import annotations
-import os, re, json, hashlib
+import os, json, hashlib
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterator
 import numpy as np
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, asdict
@@ -134,20 +137,51 @@ def _check_info(root:Path, rep:ValidationReport) -> dict|None:
         elif not isinstance(info[k], t): rep.error("dataset_info.json", f"{k!r} must be a {t.__name__}, found {type(info[k]).__name__}", "rebuild it")
     return info
 
-_NUM = r"[+]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
-_CLEAN_LABELS = re.compile(rf"(?:[ \t]*\d+(?:\.0*)?(?:[ \t]+{_NUM}){{4}}[ \t]*(?:\r?\n|\Z))*")  # lines of 5 plain numbers, integer class
+_LABEL_BYTES = np.zeros(256, bool); _LABEL_BYTES[list(b"0123456789. \t\r\n")] = True  # plain decimals and line breaks; anything else: the line check
+_P10 = 10.0 ** np.arange(16)
 
-def _labels_all_valid(text:str, nc:int) -> np.ndarray|None:
-    "The (N, 5) label rows when every line passes `parse_yolo_line`'s rules and no line repeats; None sends the file to the line-by-line check."
-    if not _CLEAN_LABELS.fullmatch(text): return None  # one C-speed pass: 5 numbers per line, no NaN, no sign on the class
-    a = np.array(text.split(), dtype=np.float64)
-    if len(a) % 5: return None
-    a = a.reshape(-1, 5)
-    c, xy, wh = a[:, 0], a[:, 1:3], a[:, 3:5]
-    if (c >= nc).any() or (a[:, 1:] > 1).any() or (wh <= 0).any(): return None
-    if (xy - wh/2 < -1e-6).any() or (xy + wh/2 > 1 + 1e-6).any(): return None
-    if len(set(map(tuple, np.round(a, 6).tolist()))) != len(a): return None
-    return a
+def _label_batch(texts:list[str], # label files' text
+                 nc:int, # the number of classes
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Check many label files at once with `parse_yolo_line`'s and `_label_lines`' rules, in NumPy passes over their bytes: each
+    file's box count (-1 where it needs the line-by-line check, which names each bad line), and every accepted box's class and file.
+    A value is read from its digits: a decimal of at most 15 digits is m / 10**k, one correctly rounded division, exactly `float()`'s value."""
+    rows = np.full(len(texts), -1)
+    plain = np.array([i for i, t in enumerate(texts) if t.isascii()], dtype=int)
+    if not len(plain): return rows, np.zeros(0, int), np.zeros(0, int)
+    b = np.frombuffer("\n".join(texts[i] for i in plain).encode("ascii"), np.uint8)  # one buffer, a line break between files
+    owner = np.repeat(np.arange(len(plain)), [len(texts[i]) + 1 for i in plain])[:len(b)]
+    bad = np.bincount(owner[~_LABEL_BYTES[b]], minlength=len(plain)) > 0  # signs, exponents, letters (nan, inf), commas...
+    brk = (b == 10) | (b == 13)  # str.splitlines' breaks among these bytes: \n, \r, \r\n
+    edge = np.diff(np.concatenate(([True], brk | (b == 32) | (b == 9), [True])).view(np.int8))
+    starts, ends = np.flatnonzero(edge == -1), np.flatnonzero(edge == 1)  # each value's first byte, and the byte after its last
+    line = np.cumsum(brk, dtype=np.int32)[starts]
+    bad[owner[starts[np.bincount(line)[line] != 5]]] = True  # a line without exactly 5 values (blank lines have none and are skipped)
+    digit = b - 48  # 0..9 for a digit, more for anything else (uint8 wraps)
+    cum = np.concatenate(([0], np.cumsum(digit < 10, dtype=np.int32)))  # digits before each byte
+    tok = np.cumsum(edge[:-1] == -1, dtype=np.int32) - 1  # the value each byte is part of
+    at = np.flatnonzero(digit < 10)
+    after = cum[ends[tok[at]]] - cum[at] - 1  # digits after this one in its value
+    m = np.bincount(tok[at], weights=digit[at] * _P10[np.minimum(after, 15)], minlength=len(starts))  # the digits as one integer
+    dots = np.flatnonzero(b == 46)
+    nd, nk = cum[ends] - cum[starts], np.bincount(tok[dots], minlength=len(starts))
+    k = np.zeros(len(starts), np.int32); k[tok[dots]] = cum[ends[tok[dots]]] - cum[dots]  # digits after the point
+    bad[owner[starts[(nd < 1) | (nd > 15) | (nk > 1)]]] = True  # ".", "1.2.3", or too many digits to be exact
+    sel = ~bad[owner[starts]]
+    v = (m / _P10[np.minimum(k, 15)])[sel].reshape(-1, 5)
+    box = owner[starts[sel]][::5]  # each box's file
+    c, xy, wh, r = v[:, 0], v[:, 1:3], v[:, 3:5], v[:, 1:] * 1e6
+    ok = ((c == np.floor(c)) & (c < min(nc, 2**31)) & (v[:, 1:] <= 1).all(1) & (wh > 0).all(1)
+          & (xy - wh/2 >= -1e-6).all(1) & (xy + wh/2 <= 1 + 1e-6).all(1)
+          & (np.abs(r - np.floor(r) - 0.5) > 1e-6).all(1))  # near a rounding tie, NumPy and round() may disagree: the line check decides
+    bad[box[~ok]] = True
+    key, okbox = np.zeros(ok.sum(), np.uint64), box[ok]  # lines as `_label_lines` compares them (coordinates rounded to 6 decimals), hashed
+    for col in (okbox, c[ok], *np.rint(r[ok]).T): key = key * np.uint64(1_000_003) + col.astype(np.uint64)
+    s = np.sort(key)
+    bad[okbox[np.isin(key, s[1:][s[1:] == s[:-1]])]] = True  # a repeated line (or a hash collision: the line check decides)
+    rows[plain[~bad]] = np.bincount(box, minlength=len(plain))[~bad]
+    keep = ~bad[box]
+    return rows, c[keep].astype(int), plain[box[keep]]
 
 def _label_lines(text:str, rel:str, nc:int, rep:ValidationReport) -> tuple[int, Counter]:
     "Check a label file line by line, reporting each bad line with its number."
@@ -185,47 +219,48 @@ def _check_tile_overlap(info:dict, rep:ValidationReport) -> None:
                               "split large frames by region (build_dataset(block_size=...)) so tiles never cross a split boundary")
 
 # %% ../nbs/06_validate.ipynb #c20e7033
-def _scan_file(job:tuple) -> tuple:
-    """Check one file of the dataset, reading it once: ("label", rel, sha, boxes, class counts, findings) or ("image", rel, sha, facts).
-    An image's pixels are fully decoded unless its SHA-256 equals the one `build_dataset` recorded after decoding it (identical
-    bytes decode identically); `decode="always"` decodes anyway, `decode=False` reads headers only."""
-    kind, path, rel, proven, decode, nc = job
-    try: data = open(path, "rb").read()
-    except OSError as e: return (kind, rel, None, *((0, {}, [(None, f"cannot be read: {e}", "check permissions")]) if kind == "label" else ({"error": f"cannot be read: {e}"},)))
-    sha = hashlib.sha256(data).hexdigest()
-    if kind == "image":
-        f = inspect_image(path, decode=decode == "always" or (bool(decode) and sha != proven), data=data)
-        return (kind, rel, sha, {k: f.get(k) for k in ("error", "extension_mismatch", "width", "height")})
-    rep = ValidationReport(rel)
-    try: text = data.decode("utf-8-sig")
-    except UnicodeDecodeError: return (kind, rel, sha, 0, {}, [(None, "is not UTF-8 text", "write labels as plain text")])
-    a = _labels_all_valid(text, nc)
-    if a is not None: return (kind, rel, sha, len(a), dict(Counter(a[:, 0].astype(int).tolist())), [])
-    n, cls = _label_lines(text, rel, nc, rep)
-    return (kind, rel, sha, n, dict(cls), [(f.line, f.message, f.fix) for f in rep.errors])
+def _suffix(name:str) -> str:
+    "`PurePath(name).suffix` without building a path."
+    i = name.rfind(".")
+    return name[i:] if 0 < i < len(name) - 1 else ""
 
-def _map_jobs(jobs:list, workers:int, inline_below:int=150):
-    "Run `_scan_file` over `jobs` in order: in this process for small datasets, else in forked worker processes (no GIL contention)."
-    if workers <= 1 or len(jobs) < inline_below: yield from map(_scan_file, jobs); return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-    from PIL import Image
-    Image.init()  # load Pillow's format plugins once, before forking, not in every worker
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as ex:
-        yield from ex.map(_scan_file, jobs, chunksize=max(8, len(jobs) // (workers * 16)))
+def _entries(folder:str) -> list[os.DirEntry]:
+    "A folder's entries sorted by name (none when it is not a readable folder)."
+    try:
+        with os.scandir(folder) as it: return sorted(it, key=lambda e: e.name)
+    except (OSError, ValueError): return []
+
+def _is_file(e:os.DirEntry) -> bool:
+    "`Path.is_file()` for a folder entry: True for a file or a link to one, never an exception."
+    try: return e.is_file()
+    except OSError: return False
+
+def _files_under(root:str) -> Iterator[tuple[str, str]]:
+    "(relative posix path, path) of every file under `root`, as `Path.rglob('*')` filtered by `is_file()` finds them: linked folders are not entered."
+    todo = [("", root)]
+    while todo:
+        rel, folder = todo.pop()
+        for e in _entries(folder):
+            r = f"{rel}{e.name}"
+            try: sub = e.is_dir(follow_symlinks=False)
+            except OSError: sub = False
+            if sub: todo.append((r + "/", e.path))
+            elif _is_file(e): yield r, e.path
 
 def _pair_files(root:Path, splits:list[str], rep:ValidationReport) -> tuple[dict, dict]:
-    "Images and labels per (split, stem); stray files and orphans on either side are errors."
+    "Images and labels per (split, stem), as paths relative to `root`; stray files and orphans on either side are errors."
     imgs, lbls = {}, {}
     for s in splits:
-        for p in sorted((root/s/"images").glob("*")) if (root/s/"images").is_dir() else []:
-            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES: imgs[(s, p.stem)] = p
-            elif p.is_file(): rep.error(p.relative_to(root), "is not an image file (by its extension)", "move it out of images/")
-        for p in sorted((root/s/"labels").glob("*")) if (root/s/"labels").is_dir() else []:
-            if p.suffix == ".txt": lbls[(s, p.stem)] = p
-            elif p.is_file() and p.suffix != ".cache": rep.error(p.relative_to(root), "is not a .txt label file", "move it out of labels/")
-    for k in sorted(set(lbls) - set(imgs)): rep.error(lbls[k].relative_to(root), "has no image (orphan label)", "add its image or delete the label")
-    for k in sorted(set(imgs) - set(lbls)): rep.error(imgs[k].relative_to(root), "has no label file", "add an empty .txt for a background image")
+        for e in _entries(os.path.join(root, s, "images")):
+            suf, rel = _suffix(e.name), f"{s}/images/{e.name}"
+            if suf.lower() in IMAGE_SUFFIXES and _is_file(e): imgs[(s, e.name[:len(e.name) - len(suf)])] = rel
+            elif _is_file(e): rep.error(rel, "is not an image file (by its extension)", "move it out of images/")
+        for e in _entries(os.path.join(root, s, "labels")):
+            suf, rel = _suffix(e.name), f"{s}/labels/{e.name}"
+            if suf == ".txt": lbls[(s, e.name[:-4])] = rel
+            elif suf != ".cache" and _is_file(e): rep.error(rel, "is not a .txt label file", "move it out of labels/")
+    for k in sorted(set(lbls) - set(imgs)): rep.error(lbls[k], "has no image (orphan label)", "add its image or delete the label")
+    for k in sorted(set(imgs) - set(lbls)): rep.error(imgs[k], "has no label file", "add an empty .txt for a background image")
     return imgs, lbls
 
 @dataclass
@@ -238,24 +273,73 @@ class _Scan:
     by_hash: defaultdict = field(default_factory=lambda: defaultdict(list))
     sizes: defaultdict = field(default_factory=lambda: defaultdict(Counter))
 
+def _read_bytes(path:str) -> bytes:
+    "A file's bytes, read with as few system calls as a plain file allows (its size, then one read, then one read that finds the end)."
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        parts, n = [], os.fstat(fd).st_size + 1
+        while part := os.read(fd, n): parts.append(part); n = 1 << 20
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+    finally: os.close(fd)
+
+def _read_file(job:tuple) -> tuple:
+    """Read one file once and hash it: ("label", rel, sha, text, or (problem, fix) when unusable) or ("image", rel, sha, facts).
+    An image's pixels are fully decoded from the same bytes unless its SHA-256 equals the one `build_dataset` recorded after
+    decoding it (identical bytes decode identically); `decode="always"` decodes anyway, `decode=False` reads headers only."""
+    kind, path, rel, proven, decode = job
+    try: data = _read_bytes(path)
+    except OSError as e: return (kind, rel, None, (f"cannot be read: {e}", "check permissions") if kind == "label" else {"error": f"cannot be read: {e}"})
+    sha = hashlib.sha256(data).hexdigest()  # releases the GIL: other threads read, hash and decode meanwhile
+    if kind == "label":
+        try: return (kind, rel, sha, data.decode("utf-8-sig"))
+        except UnicodeDecodeError: return (kind, rel, sha, ("is not UTF-8 text", "write labels as plain text"))
+    f = inspect_image(path, decode=decode == "always" or (bool(decode) and sha != proven), data=data)  # Pillow decodes without the GIL
+    return (kind, rel, sha, {k: f.get(k) for k in ("error", "extension_mismatch", "width", "height")})
+
+def _read_chunk(jobs:list, nc:int) -> tuple[list, Counter]:
+    """Read a run of files in one thread (`_read_file` each), then check its label texts at once (`_label_batch`): each file's
+    (kind, rel, sha, result), where a label's result is its box count, or its text when it needs the line check, or (problem, fix);
+    and the accepted labels' boxes per (split, class)."""
+    res = [_read_file(j) for j in jobs]
+    at = [i for i, r in enumerate(res) if r[0] == "label" and isinstance(r[3], str)]
+    if not at: return res, Counter()
+    rows, cls, owner = _label_batch([res[i][3] for i in at], nc)
+    for i, n in zip(at, rows.tolist()):
+        if n >= 0: res[i] = (*res[i][:3], n)
+    split = np.array([SPLITS.index(res[i][1].split("/", 1)[0]) for i in at])
+    key, n = np.unique(split[owner] * 2**31 + cls, return_counts=True)
+    return res, Counter({(SPLITS[k >> 31], k & (2**31 - 1)): v for k, v in zip(key.tolist(), n.tolist())})
+
+def _read_chunks(jobs:list, nc:int, threads:int, chunk:int=32, ahead:int=64) -> Iterator[tuple[list, Counter]]:
+    "`_read_chunk` over runs of `chunk` jobs, in order, in `threads` threads, at most `ahead` runs in flight: memory stays flat however many files."
+    parts = (jobs[i:i + chunk] for i in range(0, len(jobs), chunk))
+    if threads <= 1 or len(jobs) <= chunk: yield from (_read_chunk(p, nc) for p in parts); return
+    with ThreadPoolExecutor(threads) as ex:
+        todo = deque()
+        for p in parts:
+            todo.append(ex.submit(_read_chunk, p, nc))
+            if len(todo) >= ahead: yield todo.popleft().result()
+        while todo: yield todo.popleft().result()
+
 def _scan_files(root:Path, imgs:dict, lbls:dict, info:dict, nc:int, decode, workers:int|None, rep:ValidationReport) -> _Scan:
-    "Read every image and label once, in a pool of worker processes, recording each file's findings."
+    "Read every label and image once, in threads, recording each file's findings in order."
     proven = info["files"] if info.get("images_decoded_at_build") is True and isinstance(info.get("files"), dict) else {}
-    jobs = [("label", str(p), p.relative_to(root).as_posix(), None, decode, nc) for _, p in sorted(lbls.items())]
-    jobs += [("image", str(p), rel, proven.get(rel), decode, nc) for _, p in sorted(imgs.items()) for rel in [p.relative_to(root).as_posix()]]
+    jobs = [("label", os.path.join(root, rel), rel, None, decode) for _, rel in sorted(lbls.items())]
+    jobs += [("image", os.path.join(root, rel), rel, proven.get(rel), decode) for _, rel in sorted(imgs.items())]
     sc = _Scan()
-    for r in _map_jobs(jobs, workers or 2 * (os.cpu_count() or 1)):  # twice the cores: reads of cold files overlap with hashing
-        kind, rel, sha = r[0], r[1], r[2]
-        sc.hashes[rel], split = sha, rel.split("/", 1)[0]
-        if kind == "label":
-            n, cls, found = r[3], r[4], r[5]
-            for line, msg, fix in found: rep.error(rel, msg, fix, line=line)
-            sc.boxes[split] += n; sc.per_class[split].update(cls); sc.empty[split] += (n == 0)
-        else:
-            f = r[3]
-            if f["error"]: rep.error(rel, f"image {f['error']}", "replace or remove the image (and its label)")
-            elif f.get("extension_mismatch"): rep.error(rel, f["extension_mismatch"], "rename the image and keep its label's stem")
-            else: sc.sizes[split][(f["width"], f["height"])] += 1
+    for res, boxes in _read_chunks(jobs, nc, workers or 32):  # many more threads than cores: most of them wait on the disk
+        for (s, c), n in boxes.items(): sc.per_class[s][c] += n
+        for kind, rel, sha, r in res:
+            sc.hashes[rel], split = sha, rel.split("/", 1)[0]
+            if kind == "label":
+                if isinstance(r, int): n = r
+                elif isinstance(r, str): n, c = _label_lines(r, rel, nc, rep); sc.per_class[split].update(c)
+                else: rep.error(rel, *r); n = 0
+                sc.boxes[split] += n; sc.empty[split] += (n == 0)
+                continue
+            if r["error"]: rep.error(rel, f"image {r['error']}", "replace or remove the image (and its label)")
+            elif r.get("extension_mismatch"): rep.error(rel, r["extension_mismatch"], "rename the image and keep its label's stem")
+            else: sc.sizes[split][(r["width"], r["height"])] += 1
             sc.by_hash[sha].append((split, rel))
     return sc
 
@@ -276,8 +360,8 @@ def _check_info_against_files(root:Path, info:dict, counts:Counter, sc:_Scan, re
                 rep.error("dataset_info.json", f"says {s} has {st['boxes']} boxes, the labels hold {sc.boxes.get(s, 0)}", "rebuild the dataset; labels were edited")
     if not isinstance(info.get("files"), dict): return
     listed = info["files"]
-    present = {p.relative_to(root).as_posix(): p for p in root.rglob("*") if p.is_file() and p.suffix != ".cache"
-               and p.name not in ("dataset_info.json", MARKER) and not p.name.startswith(".")}
+    present = {rel: p for rel, p in _files_under(str(root)) for name in [rel.rsplit("/", 1)[-1]]
+               if _suffix(name) != ".cache" and name not in ("dataset_info.json", MARKER) and not name.startswith(".")}
     for rel in sorted(set(present) - set(listed)): rep.error(rel, "is not listed in dataset_info.json's checksums", "rebuild the dataset; files were added")
     for rel in sorted(set(listed) - set(present)): rep.error(rel, "is listed in dataset_info.json but missing", "restore it or rebuild the dataset")
     for rel in sorted(set(listed) & set(present)):
@@ -312,7 +396,7 @@ def validate_local(root:str|Path, # a dataset folder
                    min_train_images:int|None=None, # the least train images accepted (default: setting, 100)
                    min_val_images:int|None=None, # the least val images accepted (default: setting, 50)
                    settings:Settings|None=None, # default `load_settings()`
-                   workers:int|None=None, # worker processes for reading files
+                   workers:int|None=None, # threads reading files (default 32: most wait on the disk)
                    decode:bool|str=True, # decode images whose checksum does not prove they decode; "always": every image; False: headers only
                   ) -> ValidationReport:
     "Validate a dataset folder on local disk, in named steps; never modifies it."
@@ -370,7 +454,7 @@ def validate_dataset(path_or_uri:str|Path, # a dataset folder, a version name, o
                      min_val_images:int|None=None, # the least val images accepted (default: setting, 50)
                      settings:Settings|None=None, # default `load_settings()`
                      store:Storage|None=None, # the workspace storage; default from settings
-                     workers:int|None=None, # worker processes for reading files
+                     workers:int|None=None, # threads reading files (default 32: most wait on the disk)
                      decode:bool=True, # decode images whose checksum does not prove they decode
                     ) -> ValidationReport:
     "Validate a YOLO dataset; errors and warnings name the file, line and fix."
