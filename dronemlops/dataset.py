@@ -34,7 +34,8 @@ DATASETS_PREFIX = "datasets"
 MAX_NAME_LEN = 50
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*[a-z0-9]_\d{8}_\d{4}(\d{2})?$")
 
-def check_dataset_name(name:str) -> str:
+def check_dataset_name(name:str, # a proposed dataset version name
+                      ) -> str:
     "Return `name` if it follows the convention (lowercase [a-z0-9_], descriptive, timestamped, at most 50 chars), else explain."
     why = []
     if len(name) > MAX_NAME_LEN: why.append(f"it has {len(name)} characters (at most {MAX_NAME_LEN})")
@@ -46,7 +47,10 @@ def check_dataset_name(name:str) -> str:
                                f"Use dataset_name('your description') to make one, e.g. {dataset_name('forest tiles')!r}.")
     return name
 
-def dataset_name(description:str, when:dt.datetime|None=None, seconds:bool=False) -> str:
+def dataset_name(description:str, # what the version holds, in any words and case
+                 when:dt.datetime|None=None, # its timestamp; default now
+                 seconds:bool=False, # add seconds to the timestamp (several versions a minute)
+                ) -> str:
     "A conventional dataset name: the description in lowercase_with_underscores plus a _YYYYMMDD_HHMM (or _HHMMSS) timestamp."
     stamp = (when or dt.datetime.now()).strftime("%Y%m%d_%H%M%S" if seconds else "%Y%m%d_%H%M")
     desc = re.sub(r"[^a-z0-9]+", "_", unicodedata.normalize("NFKD", description).encode("ascii", "ignore").decode().lower()).strip("_")
@@ -59,7 +63,8 @@ def _starts(length:int, tile:int, overlap:float) -> list[int]:
     step = max(1, int(round(tile * (1 - overlap))))
     return sorted(set(range(0, length - tile, step)) | {length - tile})
 
-def tile_windows(width:int, height:int, # the image's size
+def tile_windows(width:int, # the image's width in pixels
+                 height:int, # the image's height in pixels
                  tile:int, # tile side in pixels
                  overlap:float=0.2, # fraction of a tile shared with its neighbour
                 ) -> list[tuple[int, int, int, int]]:
@@ -67,7 +72,11 @@ def tile_windows(width:int, height:int, # the image's size
     if not 0 <= overlap < 1: raise DatasetError(f"tile overlap must be in [0, 1), got {overlap}")
     return [(x, y, min(x + tile, width), min(y + tile, height)) for y in _starts(height, tile, overlap) for x in _starts(width, tile, overlap)]
 
-def crop_annotations(ann:Annotations, window:tuple[int, int, int, int], min_visibility:float=0.5) -> Annotations:
+# %% ../nbs/05_dataset.ipynb #3c9b7ef0
+def crop_annotations(ann:Annotations, # the frame's boxes
+                     window:tuple[int, int, int, int], # the tile, (x0, y0, x1, y1) in the frame's pixels
+                     min_visibility:float=0.5, # drop a box with less of its area than this inside the tile
+                    ) -> Annotations:
     "The boxes of `ann` inside `window`, clipped and shifted to its origin; boxes with less than `min_visibility` of their area inside are dropped."
     x0, y0, x1, y1 = window
     c = np.clip(ann.xyxy, [x0, y0, x0, y0], [x1, y1, x1, y1])
@@ -83,7 +92,7 @@ SPLITS = ("train", "val", "test")
 def split_groups(group_classes:Mapping[str, Mapping[str, int]], # group -> {class: images of the group holding it}
                  group_sizes:Mapping[str, int], # group -> number of images
                  fractions:Mapping[str, float], # split -> target share of images, e.g. {"train": .8, "val": .2}
-                 seed:int=0,
+                 seed:int=0, # breaks ties between equally good splits, reproducibly
                 ) -> dict[str, str]:
     "Assign whole groups to splits: deterministic, rarest classes first, each to the split least filled (relative to its share)."
     splits = [s for s in SPLITS if fractions.get(s, 0) > 0]
@@ -148,11 +157,13 @@ def frame_blocks(width:int, # the frame's width in pixels
     return list(zip(blocks, assign_blocks(len(blocks), fractions, seed)))
 
 # %% ../nbs/05_dataset.ipynb #5167e850
-def safe_stem(name:str) -> str:
+def safe_stem(name:str, # a file name or path, as a camera or a colleague wrote it
+             ) -> str:
     "A file stem safe everywhere: ASCII letters, digits, '.', '_' and '-' only."
     s = unicodedata.normalize("NFKD", Path(name).stem).encode("ascii", "ignore").decode()
     return re.sub(r"[^A-Za-z0-9._-]+", "_", s).strip("._") or "image"
 
+# %% ../nbs/05_dataset.ipynb #0641ca9e
 EXT = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "BMP": ".bmp", "TIFF": ".tif", "WEBP": ".webp"}
 
 @dataclass

@@ -22,8 +22,8 @@ from .images import inspect_image, IMAGE_SUFFIXES
 from .dataset import DatasetError, DATASETS_PREFIX, SPLITS
 
 # %% auto #0
-__all__ = ['INFO_SCHEMA', 'Finding', 'ValidationReport', 'validate_local', 'check_minimums', 'validate_dataset', 'LoadedDataset',
-           'find_datasets', 'load_dataset']
+__all__ = ['INFO_SCHEMA', 'Finding', 'ValidationReport', 'validate_local', 'check_minimums', 'validate_dataset', 'find_datasets',
+           'LoadedDataset', 'load_dataset']
 
 # %% ../nbs/06_validate.ipynb #2ef7b67d
 @dataclass
@@ -36,6 +36,7 @@ class Finding:
     fix: str = ""
     def __str__(self): return f"{self.level.upper()} {self.file}{f':{self.line}' if self.line else ''}: {self.message}" + (f" -> {self.fix}" if self.fix else "")
 
+# %% ../nbs/06_validate.ipynb #5abacb97
 @dataclass
 class ValidationReport:
     "The result of `validate_dataset`."
@@ -263,6 +264,7 @@ def _pair_files(root:Path, splits:list[str], rep:ValidationReport) -> tuple[dict
     for k in sorted(set(imgs) - set(lbls)): rep.error(imgs[k], "has no label file", "add an empty .txt for a background image")
     return imgs, lbls
 
+# %% ../nbs/06_validate.ipynb #7be39e94
 @dataclass
 class _Scan:
     "What reading every file once found: boxes, classes, empty labels, checksums and image sizes per split."
@@ -343,6 +345,7 @@ def _scan_files(root:Path, imgs:dict, lbls:dict, info:dict, nc:int, decode, work
             sc.by_hash[sha].append((split, rel))
     return sc
 
+# %% ../nbs/06_validate.ipynb #6d91ce0a
 def _check_leakage(sc:_Scan, info:dict, rep:ValidationReport) -> None:
     "The same image content in two splits, or overlapping tiles of one frame in two splits, is leakage."
     for h, where in sc.by_hash.items():
@@ -392,6 +395,7 @@ def _warn(splits:list[str], names:dict, counts:Counter, sc:_Scan, rep:Validation
             missing = [names[i] for i in range(len(names)) if sc.per_class[s].get(i, 0) == 0]
             if missing: rep.warn(f"{s}/labels", f"classes {missing} have no boxes in {s}", "their metrics will be undefined")
 
+# %% ../nbs/06_validate.ipynb #8e66a629
 def validate_local(root:str|Path, # a dataset folder
                    min_train_images:int|None=None, # the least train images accepted (default: setting, 100)
                    min_val_images:int|None=None, # the least val images accepted (default: setting, 50)
@@ -426,6 +430,15 @@ def validate_local(root:str|Path, # a dataset folder
                      "per_class": {names.get(i, str(i)): n for i, n in sorted(sc.per_class[s].items())}} for s in splits}
     return rep
 
+# %% ../nbs/06_validate.ipynb #2ad6f2ee
+def check_minimums(min_train_images:int|None, # the train minimum given (None: the setting)
+                   min_val_images:int|None, # the val minimum given (None: the setting)
+                  ) -> None:
+    "Refuse minimums that are not whole numbers of 0 or more, before any file is read."
+    for k, v in (("min_train_images", min_train_images), ("min_val_images", min_val_images)):
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+            raise DatasetError(f"{k} must be a whole number of 0 or more, got {v!r}.")
+
 # %% ../nbs/06_validate.ipynb #f95e13d3
 def _resolve(path_or_uri:str|Path, settings:Settings, store:Storage|None) -> Path:
     "A local folder for a dataset given as a folder, a workspace version name, or an s3:// URI."
@@ -440,14 +453,6 @@ def _resolve(path_or_uri:str|Path, settings:Settings, store:Storage|None) -> Pat
     store = store or open_storage(settings=settings)
     key = s if s.startswith(f"{DATASETS_PREFIX}/") else f"{DATASETS_PREFIX}/{s}"
     return fetch_version(store, key, settings=settings)
-
-def check_minimums(min_train_images:int|None, # the train minimum given (None: the setting)
-                   min_val_images:int|None, # the val minimum given (None: the setting)
-                  ) -> None:
-    "Refuse minimums that are not whole numbers of 0 or more, before any file is read."
-    for k, v in (("min_train_images", min_train_images), ("min_val_images", min_val_images)):
-        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
-            raise DatasetError(f"{k} must be a whole number of 0 or more, got {v!r}.")
 
 def validate_dataset(path_or_uri:str|Path, # a dataset folder, a version name, or an s3:// URI
                      min_train_images:int|None=None, # the least train images accepted (default: setting, 100)
@@ -468,15 +473,6 @@ def validate_dataset(path_or_uri:str|Path, # a dataset folder, a version name, o
     return rep
 
 # %% ../nbs/06_validate.ipynb #8b7cc1bb
-@dataclass
-class LoadedDataset:
-    "A valid dataset version on local disk."
-    name: str
-    path: Path  # the folder (the published one for local storage, a verified cached copy for S3)
-    data_yaml: Path
-    info: dict
-    report: ValidationReport
-
 def _verdict_key(uri:str, manifest:dict, validate_kw:dict) -> str:
     "What a cached verdict depends on: the version (its URI and manifest, whose checksums fix every byte), the options and this validator."
     from dronemlops import __version__
@@ -525,8 +521,21 @@ def find_datasets(settings:Settings|None=None, # default `load_settings()`
         atomic_write(cache_path, lambda t: t.write_text(json.dumps({**cache, **fresh})))
     return sorted(rows, key=lambda r: (r["created"], r["name"]), reverse=True)
 
+# %% ../nbs/06_validate.ipynb #c9cee1b3
+@dataclass
+class LoadedDataset:
+    "A valid dataset version on local disk."
+    name: str
+    path: Path  # the folder (the published one for local storage, a verified cached copy for S3)
+    data_yaml: Path
+    info: dict
+    report: ValidationReport
+
 def load_dataset(name:str, # a version name (or datasets/<name>, or an s3:// URI)
-                 settings:Settings|None=None, store:Storage|None=None, **validate_kw) -> LoadedDataset:
+                 settings:Settings|None=None, # default `load_settings()`
+                 store:Storage|None=None, # the workspace storage; default from settings
+                 **validate_kw, # options for `validate_dataset`, e.g. min_val_images
+                ) -> LoadedDataset:
     "A valid dataset version, ready for training; an invalid one is refused with the validator's message."
     settings = settings or load_settings()
     rep = validate_dataset(name, settings=settings, store=store, **validate_kw)

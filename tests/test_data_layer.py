@@ -309,3 +309,34 @@ def test_convert_refuses_two_images_with_one_stem(frames, tmp_path):
     with pytest.raises(AnnotationError, match=r"share the file stem \['IMG_1'\]"):
         write_annotations([a.replace(image="s3://b/f1/IMG_1.JPG"), a.replace(image="s3://b/f2/IMG_1.JPG")], tmp_path/"yolo", "yolo")
     assert not (tmp_path/"yolo").exists()
+
+def test_reader_threads_find_every_planted_fault_exactly_as_one_thread(frames, tmp_path, settings):
+    "Hundreds of files (many reader chunks): faults planted early, late and across chunks are all named, in the same order with 1 thread or many."
+    from dronemlops.validate import validate_local
+    build_dataset([frames[n] for n in FRAMES], [read_voc(frames[n]) for n in XMLS], "many_tiles_20261128_1200", rename={"Dead": "Tree", "Alive": "Tree"},
+                  tile_size=120, val_fraction=0.25, settings=settings)
+    root = tmp_path/"many"; shutil.copytree(Path(settings.workspace)/"datasets"/"many_tiles_20261128_1200", root)
+    labels, images = sorted((root/"train/labels").glob("*.txt")), sorted((root/"train/images").glob("*.png"))
+    assert len(labels) + len(images) > 8 * 32  # far more files than one chunk of the reader
+    boxed = next(p for p in labels if p.read_text().strip())
+    first = boxed.read_text().splitlines()[0]
+    planted = {boxed: first + "\n" + first + "\n", labels[40]: "0 0.5 0.5 0.1\n", labels[-1]: "0 nan 0.5 0.1 0.1\n",
+               labels[77]: "2 0.5 0.5 0.1 0.1\n"}
+    for p, text in planted.items(): p.write_text(text)
+    labels[90].write_bytes(b"\xff\xfe0 0.5 0.5 0.1 0.1\n")
+    images[5].write_bytes(images[5].read_bytes()[:4000])  # a truncated PNG
+    jpg = root/"train/images/cut.jpg"; Image.open(images[6]).convert("RGB").save(jpg, quality=90)
+    jpg.write_bytes(jpg.read_bytes()[:-400]); (root/"train/labels/cut.txt").write_text("")  # a truncated JPEG
+    val = sorted((root/"val/images").glob("*.png"))[-1]
+    shutil.copyfile(val, root/"train/images/copy.png"); (root/"train/labels/copy.txt").write_text("")  # the same content in two splits
+    reps = [validate_local(root, min_train_images=0, min_val_images=0, settings=settings, workers=w) for w in (1, 3, 32)]
+    assert reps[0].to_dict() == reps[1].to_dict() == reps[2].to_dict()
+    found = "\n".join(map(str, reps[0].errors))
+    rel = lambda p: p.relative_to(root).as_posix()
+    for expect in [f"{rel(boxed)}:2: duplicate of line 1", f"{rel(labels[40])}:1: expected 5 values", f"{rel(labels[-1])}:1: NaN",
+                   f"{rel(labels[77])}:1: class id 2 is out of range", f"{rel(labels[90])}: is not UTF-8 text",
+                   f"{rel(images[5])}: image cannot be decoded", "train/images/cut.jpg: image cannot be decoded",
+                   "train/images/copy.png: the same image content is also in", "(leakage between splits)"]:
+        assert expect in found, (expect, found)
+    boxes = sum(len(p.read_text().splitlines()) for p in sorted(root.glob("*/labels/*.txt")) if p not in planted and p != labels[90])
+    assert sum(s["boxes"] for s in reps[0].stats.values()) == boxes + 1  # the duplicated file keeps its first line
