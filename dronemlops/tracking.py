@@ -248,7 +248,8 @@ def parse_model_ref(ref:str, # "models:/name@alias", "models:/name/3", "@alias" 
     if re.fullmatch(r"\d+", r): return f"models:/{name}/{r}"
     raise DroneMLOpsError(f"Model reference {ref!r} is not a registry reference (models:/NAME@ALIAS, models:/NAME/VERSION, @ALIAS or VERSION).")
 
-def store_missing(settings:Settings) -> str|None:
+def store_missing(settings:Settings, # whose tracking URI and local folder
+                 ) -> str|None:
     "Why the MLflow store cannot hold anything yet (a local SQLite file that does not exist), or None: lets readers refuse without creating it."
     uri = settings.mlflow_tracking_uri or local_tracking_uri(settings)
     if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).exists():
