@@ -13,7 +13,8 @@ from .config import DroneMLOpsError, load_settings, format_settings, describe_se
 
 # %% auto #0
 __all__ = ['VERBS', 'EXIT_STATUS', 'main', 'config', 'sample', 'profile', 'convert', 'build', 'import_cmd', 'validate',
-           'datasets', 'train_cmd', 'evaluate_cmd', 'models', 'rollback_cmd', 'workflow', 'demo']
+           'datasets', 'train_cmd', 'evaluate_cmd', 'models', 'rollback_cmd', 'predict_cmd', 'export_cmd', 'serve_cmd',
+           'workflow', 'demo']
 
 # %% ../nbs/90_cli.ipynb #06277796
 VERBS = {}  # verb -> function, in pipeline order; each verb's cell adds itself
@@ -292,6 +293,66 @@ def rollback_cmd(reason:str="manual rollback", # recorded on both versions
     print(f"champion is now version {rollback(name, reason, settings=load_settings(workspace=workspace))}")
 
 VERBS["rollback"] = rollback_cmd
+
+# %% ../nbs/90_cli.ipynb #76329b4a
+def predict_cmd(source:str, # an image, a folder of images, or an s3:// prefix
+                model:str="starter", # "starter", a .pt or .onnx file, an s3:// URI, or a registry reference ("@champion", "models:/drone-detector/3", "3")
+                out:str=None, # JSON lines file for a folder or prefix (required then); one image prints JSON when omitted
+                conf:float=0.25, # minimum confidence
+                sliced:str="auto", # "auto" (slice frames longer than 1.5 model windows), "yes" or "no"
+                resume:bool_arg=True, # skip images already in --out
+                workspace:str=None, # override the workspace (where registry references and s3:// paths resolve)
+               ):
+    "Predict with a detector: one image prints JSON; a folder or prefix writes JSON lines (resumable)."
+    from dronemlops.predict import PredictError, predict
+    from dronemlops.serve import detections_json, predict_batch
+    modes = {"auto": None, "yes": True, "no": False}
+    if sliced not in modes: raise PredictError(f"--sliced must be auto, yes or no, got {sliced!r}.")
+    s = load_settings(workspace=workspace)
+    single = not source.endswith("/") and Path(source).suffix != ""  # a file name; a folder or prefix has no suffix
+    if single and not out:
+        print(json.dumps(detections_json(predict(model, source, conf=conf, sliced=modes[sliced], settings=s)), indent=1)); return
+    if not out: raise PredictError(f"{source} is a folder or prefix: give --out FILE.jsonl for its JSON lines.")
+    r = predict_batch(model, [source] if single else source, out, resume=resume, settings=s, conf=conf, sliced=modes[sliced])
+    print(f"{r['done']} predicted, {r['skipped']} already in {r['out']}, {r['failed']} unreadable")
+    return 2 if r["failed"] else 0
+
+VERBS["predict"] = predict_cmd
+
+# %% ../nbs/90_cli.ipynb #48ffb730
+def export_cmd(out:str, # the file to write: a .onnx, or a model.tar.gz
+               model:str="starter", # "starter", a .pt file, an s3:// URI, or a registry reference ("@champion", "3")
+               format:str="onnx", # "onnx" (onnxruntime, same detections as the .pt) or "sagemaker" (model.tar.gz with code/inference.py)
+               workspace:str=None, # override the workspace
+              ):
+    "Export a detector to ONNX, or package it as a SageMaker model.tar.gz."
+    from dronemlops.predict import PredictError, export_onnx
+    from dronemlops.serve import model_archive
+    s = load_settings(workspace=workspace)
+    if Path(out).exists(): raise PredictError(f"{out} already exists: choose another --out or remove it.")
+    if format == "onnx": print(export_onnx(model, out, settings=s))
+    elif format == "sagemaker":
+        from dronemlops.predict import load_model
+        print(model_archive(load_model(model, s), out))
+    else: raise PredictError(f"unknown --format {format!r}: use onnx or sagemaker.")
+
+VERBS["export"] = export_cmd
+
+# %% ../nbs/90_cli.ipynb #40711331
+def serve_cmd(model:str="starter", # "starter", a .pt or .onnx file, an s3:// URI, or a registry reference ("@champion", "models:/drone-detector/3", "3")
+              host:str="127.0.0.1", # address to bind; "0.0.0.0" inside a container
+              port:int=None, # default $SAGEMAKER_BIND_TO_PORT, else 8080
+              capture:bool_arg=True, # record every answered invocation under captures/<model>/ in the workspace
+              sampling_percentage:float=100, # share of invocations captured, 0-100
+              max_queue:int=16, # invocations accepted at once (running or waiting); more get 503
+              workspace:str=None, # override the workspace (captures go under it)
+             ):
+    "Serve a detector with SageMaker's container API: GET /ping, POST /invocations."
+    from dronemlops.serve import serve
+    serve(model, host=host, port=port, capture=capture, sampling_percentage=sampling_percentage, max_queue=max_queue,
+          settings=load_settings(workspace=workspace))
+
+VERBS["serve"] = serve_cmd
 
 # %% ../nbs/90_cli.ipynb #c90a002a
 def workflow(name:str, # the workflow notebook in nbs/workflows, without .ipynb
