@@ -76,7 +76,8 @@ def load_detector(weights:str|Path, # a .pt file
     YOLO = yolo_class(settings)
     try: model = YOLO(str(weights))
     except _NOT_A_CHECKPOINT as e:
-        raise TrainingError(f"Weights file {weights} is not a valid Ultralytics checkpoint ({type(e).__name__}: {e}).") from None
+        first = next((l.strip() for l in str(e).splitlines() if l.strip()), "")  # Ultralytics' messages run over several lines: errors are one line
+        raise TrainingError(f"Weights file {weights} is not a valid Ultralytics checkpoint ({type(e).__name__}: {first}).") from None
     if model.task != "detect":
         raise TrainingError(f"Weights file {weights} holds a {model.task} model; dronemlops trains and serves detectors: give detection weights "
                             "(e.g. 'starter' or a yolo11*.pt trained for detection).")
