@@ -15,9 +15,9 @@ from .storage import Storage, open_uri, sha256_file
 from .validate import load_dataset
 
 # %% auto #0
-__all__ = ['ultralytics_ready', 'STARTER', 'WEIGHTS_DIR', 'VARIANTS', 'TrainingError', 'yolo_class', 'starter_card',
-           'starter_weights', 'load_detector', 'resolve_model', 'stable_metric_names', 'TrainResult', 'train',
-           'model_card_markdown', 'package_weights']
+__all__ = ['STARTER', 'WEIGHTS_DIR', 'VARIANTS', 'TrainingError', 'yolo_class', 'starter_card', 'starter_weights',
+           'load_detector', 'resolve_model', 'stable_metric_names', 'TrainResult', 'train', 'model_card_markdown',
+           'package_weights']
 
 # %% ../nbs/08_train.ipynb #9e4c7bb7
 class TrainingError(DroneMLOpsError):
@@ -31,8 +31,6 @@ def yolo_class(settings:Settings|None=None, # the offline environment to apply; 
     from ultralytics import YOLO, settings as ysettings
     ysettings.update({"sync": False, "mlflow": False, "hub": False} if "hub" in ysettings else {"sync": False, "mlflow": False})
     return YOLO
-
-ultralytics_ready = yolo_class  # the former name, still used by the workflow notebooks and bench/
 
 # %% ../nbs/08_train.ipynb #c3d0a002
 import dronemlops
