@@ -146,3 +146,34 @@ def test_batch_and_capture_on_s3(s3_settings, frames, tmp_path):
     keys = st.ls("captures", recursive=True)
     assert len(keys) == 1 and keys[0].startswith("captures/starter/") and len(st.read_text(keys[0]).splitlines()) == 3
     assert not list((tmp_path/"local"/"capture-spool").rglob("*.jsonl"))  # uploaded, then removed locally
+
+def test_json_request_with_an_s3_uri(aws_env, frames, tmp_path, monkeypatch):
+    from dronemlops.serve import handle, RequestError
+    monkeypatch.chdir(tmp_path)  # settings come from the environment, as in a container
+    bucket = f"test-{uuid.uuid4().hex[:12]}"
+    st = S3Storage(f"s3://{bucket}/in", load_settings(env={}, cwd=tmp_path))
+    st.client.create_bucket(Bucket=bucket)
+    st.write_bytes("OSBS_029.png", frames["OSBS_029.png"].read_bytes())
+    det = load_model("starter")
+    out = json.loads(handle(det, json.dumps({"s3_uri": f"s3://{bucket}/in/OSBS_029.png"}).encode(), "application/json"))
+    direct = json.loads(handle(det, frames["OSBS_029.png"].read_bytes(), "image/png"))
+    assert out == direct and len(out["detections"]) > 10
+    with pytest.raises(RequestError, match="missing.png: cannot read it .*does not exist") as e:
+        handle(det, json.dumps({"s3_uri": f"s3://{bucket}/in/missing.png"}).encode(), "application/json")
+    assert e.value.status == 400
+
+def test_port_comes_from_sagemaker_bind_to_port(tmp_path):
+    port = free_port()
+    env = {**__import__("os").environ, "SAGEMAKER_BIND_TO_PORT": str(port)}
+    p = subprocess.Popen([CLI, "serve", "--workspace", str(tmp_path/"ws"), "--capture", "false"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for _ in range(600):
+            try:
+                code, body = get(f"http://127.0.0.1:{port}/ping")
+                if code == 200: break
+            except (urllib.error.URLError, OSError): pass
+            assert p.poll() is None, p.stdout.read()
+            time.sleep(0.2)
+        assert code == 200 and body["model_version"].startswith("trees-yolo11n.pt@")
+    finally: p.terminate(); p.wait(15)
+    assert not (tmp_path/"ws"/"captures").exists()  # --capture false
