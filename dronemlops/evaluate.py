@@ -187,11 +187,3 @@ def compare(challenger:Mapping, # evaluation.json content of one model
     "Side-by-side metrics (challenger, champion, difference) on the same split."
     return {k: {"challenger": challenger["metrics"][k]["value"], "champion": champion["metrics"][k]["value"],
                 "difference": challenger["metrics"][k]["value"] - champion["metrics"][k]["value"]} for k in challenger["metrics"]}
-
-# %% ../nbs/09_evaluate.ipynb #c9d0a013
-def __getattr__(name):
-    "`gate` and `GateDecision` moved to `dronemlops.registry`; the old import path still finds them."
-    if name in ("gate", "GateDecision"):
-        from dronemlops import registry
-        return getattr(registry, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
