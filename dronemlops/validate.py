@@ -138,6 +138,7 @@ def _check_info(root:Path, rep:ValidationReport) -> dict|None:
         elif not isinstance(info[k], t): rep.error("dataset_info.json", f"{k!r} must be a {t.__name__}, found {type(info[k]).__name__}", "rebuild it")
     return info
 
+# %% ../nbs/06_validate.ipynb #5ae64680
 _LABEL_BYTES = np.zeros(256, bool); _LABEL_BYTES[list(b"0123456789. \t\r\n")] = True  # plain decimals and line breaks; anything else: the line check
 _P10 = 10.0 ** np.arange(16)
 
@@ -276,12 +277,15 @@ class _Scan:
     sizes: defaultdict = field(default_factory=lambda: defaultdict(Counter))
 
 def _read_bytes(path:str) -> bytes:
-    "A file's bytes, read with as few system calls as a plain file allows (its size, then one read, then one read that finds the end)."
+    "A file's bytes in one `read` for a plain file: its size, then one byte more than that, which finds the end."
     fd = os.open(path, os.O_RDONLY)
     try:
-        parts, n = [], os.fstat(fd).st_size + 1
-        while part := os.read(fd, n): parts.append(part); n = 1 << 20
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        size = os.fstat(fd).st_size
+        data = os.read(fd, size + 1)
+        if len(data) == size: return data
+        parts = [data]  # it grew meanwhile, or is larger than one read returns (2 GiB on Linux): read on to the end
+        while part := os.read(fd, 1 << 20): parts.append(part)
+        return b"".join(parts)
     finally: os.close(fd)
 
 def _read_file(job:tuple) -> tuple:
@@ -329,7 +333,7 @@ def _scan_files(root:Path, imgs:dict, lbls:dict, info:dict, nc:int, decode, work
     jobs = [("label", os.path.join(root, rel), rel, None, decode) for _, rel in sorted(lbls.items())]
     jobs += [("image", os.path.join(root, rel), rel, proven.get(rel), decode) for _, rel in sorted(imgs.items())]
     sc = _Scan()
-    for res, boxes in _read_chunks(jobs, nc, workers or 32):  # many more threads than cores: most of them wait on the disk
+    for res, boxes in _read_chunks(jobs, nc, workers or min(32, 4 * (os.cpu_count() or 1))):  # more threads than cores: most wait on the disk
         for (s, c), n in boxes.items(): sc.per_class[s][c] += n
         for kind, rel, sha, r in res:
             sc.hashes[rel], split = sha, rel.split("/", 1)[0]
@@ -400,7 +404,7 @@ def validate_local(root:str|Path, # a dataset folder
                    min_train_images:int|None=None, # the least train images accepted (default: setting, 100)
                    min_val_images:int|None=None, # the least val images accepted (default: setting, 50)
                    settings:Settings|None=None, # default `load_settings()`
-                   workers:int|None=None, # threads reading files (default 32: most wait on the disk)
+                   workers:int|None=None, # threads reading files (default 4 per core, at most 32: most wait on the disk)
                    decode:bool|str=True, # decode images whose checksum does not prove they decode; "always": every image; False: headers only
                   ) -> ValidationReport:
     "Validate a dataset folder on local disk, in named steps; never modifies it."
@@ -459,7 +463,7 @@ def validate_dataset(path_or_uri:str|Path, # a dataset folder, a version name, o
                      min_val_images:int|None=None, # the least val images accepted (default: setting, 50)
                      settings:Settings|None=None, # default `load_settings()`
                      store:Storage|None=None, # the workspace storage; default from settings
-                     workers:int|None=None, # threads reading files (default 32: most wait on the disk)
+                     workers:int|None=None, # threads reading files (default 4 per core, at most 32: most wait on the disk)
                      decode:bool=True, # decode images whose checksum does not prove they decode
                     ) -> ValidationReport:
     "Validate a YOLO dataset; errors and warnings name the file, line and fix."
