@@ -138,7 +138,7 @@ def _check_info(root:Path, rep:ValidationReport) -> dict|None:
         elif not isinstance(info[k], t): rep.error("dataset_info.json", f"{k!r} must be a {t.__name__}, found {type(info[k]).__name__}", "rebuild it")
     return info
 
-# %% ../nbs/06_validate.ipynb #5ae64680
+# %% ../nbs/06_validate.ipynb #8499316b
 _LABEL_BYTES = np.zeros(256, bool); _LABEL_BYTES[list(b"0123456789. \t\r\n")] = True  # plain decimals and line breaks; anything else: the line check
 _P10 = 10.0 ** np.arange(16)
 
@@ -276,25 +276,42 @@ class _Scan:
     by_hash: defaultdict = field(default_factory=lambda: defaultdict(list))
     sizes: defaultdict = field(default_factory=lambda: defaultdict(Counter))
 
-def _read_bytes(path:str) -> bytes:
-    "A file's bytes in one `read` for a plain file: its size, then one byte more than that, which finds the end."
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        size = os.fstat(fd).st_size
-        data = os.read(fd, size + 1)
-        if len(data) == size: return data
-        parts = [data]  # it grew meanwhile, or is larger than one read returns (2 GiB on Linux): read on to the end
-        while part := os.read(fd, 1 << 20): parts.append(part)
-        return b"".join(parts)
-    finally: os.close(fd)
+def _open_ahead(jobs:list) -> list[int|None]:
+    """Open a run of files and ask the kernel to start reading them all at once (`POSIX_FADV_WILLNEED`): the disk works
+    on the whole run while this thread hashes one file. None where a file could not be opened yet: it is opened (and
+    any error reported) when it is read."""
+    fds = []
+    for j in jobs:
+        try: fd = os.open(j[1], os.O_RDONLY)
+        except OSError: fds.append(None); continue
+        fds.append(fd)
+        try: os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+        except (OSError, AttributeError): pass  # not on this OS or file system: a plain read then
+    return fds
 
-def _read_file(job:tuple) -> tuple:
-    """Read one file once and hash it: ("label", rel, sha, text, or (problem, fix) when unusable) or ("image", rel, sha, facts).
-    An image's pixels are fully decoded from the same bytes unless its SHA-256 equals the one `build_dataset` recorded after
-    decoding it (identical bytes decode identically); `decode="always"` decodes anyway, `decode=False` reads headers only."""
+def _read_bytes(fd:int) -> bytes:
+    "An open file's bytes in one `read` for a plain file: its size, then one byte more than that, which finds the end."
+    size = os.fstat(fd).st_size
+    data = os.read(fd, size + 1)
+    if len(data) == size: return data
+    parts = [data]  # it grew meanwhile, or is larger than one read returns (2 GiB on Linux): read on to the end
+    while part := os.read(fd, 1 << 20): parts.append(part)
+    return b"".join(parts)
+
+def _read_file(job:tuple, fd:int|None=None) -> tuple:
+    """Read one file once (from `fd` when `_open_ahead` opened it; closed here) and hash it: ("label", rel, sha, text, or
+    (problem, fix) when unusable) or ("image", rel, sha, facts). An image's pixels are fully decoded from the same bytes
+    unless its SHA-256 equals the one `build_dataset` recorded after decoding it (identical bytes decode identically);
+    `decode="always"` decodes anyway, `decode=False` reads headers only."""
     kind, path, rel, proven, decode = job
-    try: data = _read_bytes(path)
-    except OSError as e: return (kind, rel, None, (f"cannot be read: {e}", "check permissions") if kind == "label" else {"error": f"cannot be read: {e}"})
+    try:
+        if fd is None: fd = os.open(path, os.O_RDONLY)
+        data = _read_bytes(fd)
+    except OSError as e:
+        if e.filename is None: e = OSError(e.errno, e.strerror, path)  # named as open() names it (a folder fails at read, not open)
+        return (kind, rel, None, (f"cannot be read: {e}", "check permissions") if kind == "label" else {"error": f"cannot be read: {e}"})
+    finally:
+        if fd is not None: os.close(fd)
     sha = hashlib.sha256(data).hexdigest()  # releases the GIL: other threads read, hash and decode meanwhile
     if kind == "label":
         try: return (kind, rel, sha, data.decode("utf-8-sig"))
@@ -303,10 +320,15 @@ def _read_file(job:tuple) -> tuple:
     return (kind, rel, sha, {k: f.get(k) for k in ("error", "extension_mismatch", "width", "height")})
 
 def _read_chunk(jobs:list, nc:int) -> tuple[list, Counter]:
-    """Read a run of files in one thread (`_read_file` each), then check its label texts at once (`_label_batch`): each file's
-    (kind, rel, sha, result), where a label's result is its box count, or its text when it needs the line check, or (problem, fix);
-    and the accepted labels' boxes per (split, class)."""
-    res = [_read_file(j) for j in jobs]
+    """Read a run of files in one thread (`_open_ahead`, then `_read_file` each), then check its label texts at once
+    (`_label_batch`): each file's (kind, rel, sha, result), where a label's result is its box count, or its text when it
+    needs the line check, or (problem, fix); and the accepted labels' boxes per (split, class)."""
+    fds, res = _open_ahead(jobs), []
+    try:
+        for i, j in enumerate(jobs): fd, fds[i] = fds[i], None; res.append(_read_file(j, fd))
+    finally:
+        for fd in fds:
+            if fd is not None: os.close(fd)  # only after an unexpected error
     at = [i for i, r in enumerate(res) if r[0] == "label" and isinstance(r[3], str)]
     if not at: return res, Counter()
     rows, cls, owner = _label_batch([res[i][3] for i in at], nc)
@@ -333,7 +355,7 @@ def _scan_files(root:Path, imgs:dict, lbls:dict, info:dict, nc:int, decode, work
     jobs = [("label", os.path.join(root, rel), rel, None, decode) for _, rel in sorted(lbls.items())]
     jobs += [("image", os.path.join(root, rel), rel, proven.get(rel), decode) for _, rel in sorted(imgs.items())]
     sc = _Scan()
-    for res, boxes in _read_chunks(jobs, nc, workers or min(32, 4 * (os.cpu_count() or 1))):  # more threads than cores: most wait on the disk
+    for res, boxes in _read_chunks(jobs, nc, workers or min(16, 2 * (os.cpu_count() or 1))):  # the disk reads ahead for each thread
         for (s, c), n in boxes.items(): sc.per_class[s][c] += n
         for kind, rel, sha, r in res:
             sc.hashes[rel], split = sha, rel.split("/", 1)[0]
@@ -404,7 +426,7 @@ def validate_local(root:str|Path, # a dataset folder
                    min_train_images:int|None=None, # the least train images accepted (default: setting, 100)
                    min_val_images:int|None=None, # the least val images accepted (default: setting, 50)
                    settings:Settings|None=None, # default `load_settings()`
-                   workers:int|None=None, # threads reading files (default 4 per core, at most 32: most wait on the disk)
+                   workers:int|None=None, # threads reading files (default 2 per core, at most 16)
                    decode:bool|str=True, # decode images whose checksum does not prove they decode; "always": every image; False: headers only
                   ) -> ValidationReport:
     "Validate a dataset folder on local disk, in named steps; never modifies it."
@@ -463,7 +485,7 @@ def validate_dataset(path_or_uri:str|Path, # a dataset folder, a version name, o
                      min_val_images:int|None=None, # the least val images accepted (default: setting, 50)
                      settings:Settings|None=None, # default `load_settings()`
                      store:Storage|None=None, # the workspace storage; default from settings
-                     workers:int|None=None, # threads reading files (default 4 per core, at most 32: most wait on the disk)
+                     workers:int|None=None, # threads reading files (default 2 per core, at most 16)
                      decode:bool=True, # decode images whose checksum does not prove they decode
                     ) -> ValidationReport:
     "Validate a YOLO dataset; errors and warnings name the file, line and fix."
