@@ -14,9 +14,16 @@ import numpy as np
 from PIL import Image, ImageOps, ExifTags, UnidentifiedImageError
 
 # %% auto #0
-__all__ = ['SUPPORTED_FORMATS', 'MAX_PIXELS', 'MIN_SIDE', 'QUALITY_SIDE', 'IMAGE_SUFFIXES', 'inspect_image', 'open_displayed',
-           'read_exif', 'quality_metrics', 'profile_image', 'image_files', 'iter_profiles', 'profile_images',
-           'near_duplicates', 'recommendations', 'plot_profile']
+__all__ = ['SUPPORTED_FORMATS', 'MAX_PIXELS', 'MIN_SIDE', 'QUALITY_SIDE', 'IMAGE_SUFFIXES', 'pil_open', 'inspect_image',
+           'open_displayed', 'read_exif', 'quality_metrics', 'profile_image', 'image_files', 'iter_profiles',
+           'profile_images', 'near_duplicates', 'recommendations', 'plot_profile']
+
+# %% ../nbs/04_images.ipynb #7490ef6f
+def pil_open(fp, # a path or a binary file object
+            ) -> Image.Image:
+    "Pillow's `Image.open`, even after Ultralytics has patched it (its patch turns an unidentified file into a failed plugin install)."
+    import sys
+    return (getattr(sys.modules.get("ultralytics.utils.patches"), "_image_open", None) or Image.open)(fp)
 
 # %% ../nbs/04_images.ipynb #202abc27
 SUPPORTED_FORMATS = {"JPEG": (".jpg", ".jpeg"), "PNG": (".png",), "BMP": (".bmp",), "TIFF": (".tif", ".tiff"),
@@ -46,7 +53,7 @@ def inspect_image(path:str|Path, # the image file
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
             try:
-                with Image.open(io.BytesIO(data) if data is not None else path) as im:
+                with pil_open(io.BytesIO(data) if data is not None else path) as im:
                     w, h, orient = im.width, im.height, _orientation(im)
                     out.update(format=im.format, mode=im.mode, orientation=orient)
                     if w * h > max_pixels:
@@ -70,7 +77,7 @@ def inspect_image(path:str|Path, # the image file
 def open_displayed(path:str|Path, # the image file
                   ) -> Image.Image:
     "Open an image as displayed (EXIF orientation applied), RGB."
-    with Image.open(path) as im:
+    with pil_open(path) as im:
         return ImageOps.exif_transpose(im).convert("RGB")
 
 # %% ../nbs/04_images.ipynb #b5f06db8
@@ -124,7 +131,7 @@ def profile_image(path:str|Path, # the image file
     row["name"] = Path(path).name
     if row["error"]: return row
     try:
-        with Image.open(path) as im:
+        with pil_open(path) as im:
             row.update(read_exif(im))
             if im.format == "JPEG": im.draft("RGB", (QUALITY_SIDE, QUALITY_SIDE))  # decode at reduced scale: the whole stream, less memory
             im.load()
@@ -245,11 +252,3 @@ def plot_profile(df, # a profile table (`profile_images`)
     else: axs[3].text(0.5, 0.5, "no GPS metadata", ha="center", va="center"); axs[3].set(title="GPS positions"); axs[3].axis("off")
     fig.tight_layout()
     return fig
-
-# %% ../nbs/04_images.ipynb #ef99a2f6
-def __getattr__(name:str):
-    "Names that moved: `exif_with_gps` (a test helper) is in `dronemlops.testing` now."
-    if name == "exif_with_gps":
-        from dronemlops.testing import exif_with_gps
-        return exif_with_gps
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

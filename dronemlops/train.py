@@ -17,7 +17,7 @@ from .validate import load_dataset
 # %% auto #0
 __all__ = ['STARTER', 'WEIGHTS_DIR', 'VARIANTS', 'TrainingError', 'yolo_class', 'starter_card', 'starter_weights',
            'load_detector', 'resolve_model', 'stable_metric_names', 'TrainResult', 'train', 'model_card_markdown',
-           'package_weights']
+           'onnx_export', 'package_weights']
 
 # %% ../nbs/08_train.ipynb #9e4c7bb7
 class TrainingError(DroneMLOpsError):
@@ -330,6 +330,27 @@ Limits: {card['limits']}
 {files}
 """
 
+# %% ../nbs/08_train.ipynb #fb4951de
+def onnx_export(weights:str|Path, # a detector .pt
+                out:str|Path, # the .onnx file to write
+                imgsz:int, # the network's input side
+                window:int|None=None, # frame-pixel tile size it was trained on (stored as `dronemlops_window`); None: not stored
+                settings:Settings|None=None, # default `load_settings()`
+               ) -> Path:
+    "Export `weights` to ONNX (dynamic batch, window in the metadata), atomically; returns `out`."
+    import tempfile, onnx
+    out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as d:
+        tmp = Path(d)/Path(weights).name
+        shutil.copyfile(weights, tmp)
+        made = Path(load_detector(tmp, settings).export(format="onnx", imgsz=imgsz, dynamic=True, simplify=False, verbose=False))
+        if window:
+            m = onnx.load(str(made))
+            e = m.metadata_props.add(); e.key, e.value = "dronemlops_window", str(int(window))
+            onnx.save(m, str(made))
+        os.replace(made, out)
+    return out
+
 # %% ../nbs/08_train.ipynb #c8d0a019
 def package_weights(weights:str|Path, # the trained .pt (e.g. a run's best.pt)
                     out_dir:str|Path, # where the weights, ONNX, card.json and README.md go (e.g. dronemlops/weights)
@@ -340,13 +361,12 @@ def package_weights(weights:str|Path, # the trained .pt (e.g. a run's best.pt)
     "Strip the optimizer, export ONNX, and write the weights with their card (SHA-256s, sizes) into `out_dir`; returns the card."
     import tempfile
     from ultralytics.utils.torch_utils import strip_optimizer
-    YOLO = yolo_class()
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir.parent) as tmp:
         pt = Path(tmp)/f"{stem}.pt"
         shutil.copyfile(weights, pt)
         strip_optimizer(str(pt))
-        onnx = Path(YOLO(str(pt)).export(format="onnx", imgsz=imgsz, simplify=False, verbose=False))
+        onnx = onnx_export(pt, Path(tmp)/f"{stem}.onnx", imgsz, window=(card.get("data") or {}).get("tile_size"))
         files = {fmt: {"file": p.name, "bytes": p.stat().st_size, "sha256": sha256_file(p)} for fmt, p in (("pt", pt), ("onnx", onnx))}
         card = {**card, "files": files}
         (Path(tmp)/"card.json").write_text(json.dumps(card, indent=1))

@@ -7,7 +7,7 @@ from dronemlops.config import load_settings
 from dronemlops.storage import open_storage, S3Storage
 from dronemlops.annotations import (Annotations, read_voc, read_yolo, read_gt_manifest, write_gt_manifest,
                                     AnnotationError)
-from dronemlops.images import exif_with_gps
+from dronemlops.testing import exif_with_gps
 from dronemlops.dataset import build_dataset, DatasetError, tile_windows
 from dronemlops.validate import validate_dataset, find_datasets, load_dataset
 
@@ -107,15 +107,9 @@ def test_everything_ultralytics_rejects_we_report(frames, tmp_path, settings):
     assert "empty file (0 bytes)" in zero.message and "pi_heif" not in zero.message
 
 def test_bad_images_are_refused_by_the_builder_with_names(frames, tmp_path, settings):
-    src = frames["OSBS_029.png"].read_bytes()
-    cases = {"zero.jpg": b"", "trunc.png": src[:1000], "fake.jpg": b"hello, not an image"}
-    for name, data in cases.items():
-        d = tmp_path/name.replace(".", "_"); d.mkdir(); (d/name).write_bytes(data)
-        with pytest.raises(DatasetError, match=f"{name}: "): build_dataset(d, [], "bad_images_20261125_1200", settings=settings)
-    d = tmp_path/"deep"; d.mkdir(); Image.fromarray(np.full((64, 64), 40000, dtype=np.uint16)).save(d/"deep.tif")
-    with pytest.raises(DatasetError, match="deep.tif: .*16/32-bit"): build_dataset(d, [], "bad_images_20261125_1200", settings=settings)
-    d = tmp_path/"bomb"; d.mkdir(); Image.new("1", (20000, 20000)).save(d/"bomb.png")
-    with pytest.raises(DatasetError, match="bomb.png: .*decompression bomb"): build_dataset(d, [], "bad_images_20261125_1200", settings=settings)
+    "One builder case (each kind of bad image is checked in 04_images): the name in the error, nothing published."
+    d = tmp_path/"trunc"; d.mkdir(); (d/"trunc.png").write_bytes(frames["OSBS_029.png"].read_bytes()[:1000])
+    with pytest.raises(DatasetError, match="trunc.png: "): build_dataset(d, [], "bad_images_20261125_1200", settings=settings)
     assert open_storage(settings=settings).versions("datasets") == []
 
 def test_png_named_jpg_spaces_and_non_ascii_names(frames, tmp_path, settings):
