@@ -37,8 +37,12 @@ def send_all(url:str, plan:list, concurrency:int) -> list[tuple[str, int, bool]]
             with lock:
                 try: i, (kind, body, ct) = next(it)
                 except StopIteration: break
-            c.request("POST", "/invocations", body=body, headers={"Content-Type": ct})
-            r = c.getresponse(); data = r.read()
+            try:
+                c.request("POST", "/invocations", body=body, headers={"Content-Type": ct})
+                r = c.getresponse(); data = r.read()
+            except (OSError, http.client.HTTPException):  # counted as status -1, never a silently missing request
+                with lock: out.append((kind, -1, False))
+                c.close(); c = http.client.HTTPConnection(host, int(port), timeout=120); continue
             try: is_json = isinstance(json.loads(data), dict)
             except ValueError: is_json = False
             with lock: out.append((kind, r.status, is_json))
@@ -51,17 +55,16 @@ def soak(n:int, concurrency:int, malformed:float) -> dict:
     ws = Path(tempfile.mkdtemp(prefix="soak-"))
     plan = requests_plan(n, malformed)
     with background_server("starter", workspace=ws/"ws", args=("--max-queue", str(2 * concurrency))) as (url, proc):
-        send_all(url, plan[:20], 2)  # warm-up (captured too)
+        warm = sum(s == 200 for _, s, _ in send_all(url, plan[:20], 2))  # warm-up (its answers are captured too)
         rss0, t0 = rss_kb(proc.pid), time.perf_counter()
         res = send_all(url, plan, concurrency)
         secs, rss1 = time.perf_counter() - t0, rss_kb(proc.pid)
-    warm = 20 - sum(1 for k, *_ in plan[:20] if k != "good")
     caps = list(iter_captures(ws/"ws"/"captures", bad := []))
     ids = [c["eventMetadata"]["eventId"] for c in caps]
     status = collections.Counter((k if k == "good" else "malformed", s) for k, s, _ in res)
     return {"requests": n, "concurrency": concurrency, "seconds": round(secs, 1), "per_second": round(n / secs, 1),
             "status": {f"{k} {s}": v for (k, s), v in sorted(status.items())},
-            "server_errors": sum(1 for _, s, _ in res if s >= 500),
+            "server_errors": sum(1 for _, s, _ in res if s >= 500), "connection_errors": sum(1 for _, s, _ in res if s == -1),
             "malformed_not_4xx_json": sum(1 for k, s, j in res if k != "good" and not (400 <= s < 500 and j)),
             "answered_200": sum(1 for _, s, _ in res if s == 200) + warm, "captured": len(caps), "unique_event_ids": len(set(ids)),
             "bad_capture_lines": len(bad), "rss_mb_after_warmup": round(rss0 / 1024, 1), "rss_mb_end": round(rss1 / 1024, 1)}

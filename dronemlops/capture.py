@@ -63,6 +63,7 @@ class CaptureWriter:
         self.spool = self.storage.path(CAPTURE_PREFIX) if local else Path(self.settings.local_dir)/"capture-spool"
         self._rng, self._lock, self._fd, self._path, self._opened, self._hour = random.Random(seed), threading.Lock(), None, None, 0.0, None
         self.written = self.sampled_out = 0
+        self._pending = []  # closed files whose upload failed
 
     def _open(self, now:dt.datetime) -> None:
         hour = now.strftime("%Y/%m/%d/%H")
@@ -72,12 +73,16 @@ class CaptureWriter:
         self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o644)
         self._opened, self._hour = time.monotonic(), hour
 
+    def _upload(self, path:Path) -> None:
+        "Upload a finished spool file to the workspace, then drop the local copy."
+        self.storage.put_file(path, f"{CAPTURE_PREFIX}/{path.relative_to(self.spool).as_posix()}"); path.unlink()
+
     def _close(self) -> None:
         if self._fd is None: return
         os.close(self._fd); self._fd = None
-        if not isinstance(self.storage, LocalStorage):  # upload the finished file, then drop the local copy
-            key = f"{CAPTURE_PREFIX}/{self._path.relative_to(self.spool).as_posix()}"
-            self.storage.put_file(self._path, key); self._path.unlink()
+        if not isinstance(self.storage, LocalStorage):
+            try: self._upload(self._path)
+            except Exception: self._pending.append(self._path); raise  # kept in the spool; close() tries again
 
     def record(self, body:bytes, # the request body
                content_type:str, # the request's Content-Type
@@ -93,13 +98,21 @@ class CaptureWriter:
             if self._fd is not None and (now.strftime("%Y/%m/%d/%H") != self._hour or time.monotonic() - self._opened > self.max_seconds
                                          or os.fstat(self._fd).st_size + len(line) > self.max_bytes): self._close()
             if self._fd is None: self._open(now)
-            os.write(self._fd, line)  # one write per line: O_APPEND keeps concurrent writers' lines whole
+            view = memoryview(line)
+            while view: view = view[os.write(self._fd, view):]  # the whole line (a short write is continued, never glued to the next)
             self.written += 1
             return True
 
     def close(self) -> None:
-        "Close (and, on S3, upload) the current file."
-        with self._lock: self._close()
+        "Close (and, on S3, upload) the current file, and upload any file an earlier failure or crash left in the spool."
+        with self._lock:
+            self._close()
+            if not isinstance(self.storage, LocalStorage):
+                stale = time.time() - self.max_seconds - 60  # a file another live writer still appends to is newer than this
+                left = [f for f in sorted((self.spool/self.model).rglob("*.jsonl")) if f.stat().st_mtime < stale]
+                for f in dict.fromkeys(self._pending + left):
+                    if f.exists(): self._upload(f)
+                self._pending = []
 
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()

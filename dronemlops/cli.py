@@ -309,7 +309,8 @@ def predict_cmd(source:str, # an image, a folder of images, or an s3:// prefix
     modes = {"auto": None, "yes": True, "no": False}
     if sliced not in modes: raise PredictError(f"--sliced must be auto, yes or no, got {sliced!r}.")
     s = load_settings(workspace=workspace)
-    single = not source.endswith("/") and Path(source).suffix != ""  # a file name; a folder or prefix has no suffix
+    local = not source.startswith("s3://")
+    single = not Path(source).is_dir() if local else not source.endswith("/")  # an s3:// prefix ends with "/"
     if single and not out:
         print(json.dumps(detections_json(predict(model, source, conf=conf, sliced=modes[sliced], settings=s)), indent=1)); return
     if not out: raise PredictError(f"{source} is a folder or prefix: give --out FILE.jsonl for its JSON lines.")

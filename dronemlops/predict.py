@@ -40,7 +40,7 @@ def _decode(data:bytes, name:str) -> Image.Image:
         if im.width * im.height > MAX_PIXELS: raise PredictError(f"{name}: {im.width}x{im.height} is over {MAX_PIXELS:,} pixels; downscale or tile it first.")
         im = ImageOps.exif_transpose(im); im.load()
     except PredictError: raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    except Exception as e:  # Pillow raises many types on crafted files (OSError, SyntaxError, EOFError, struct.error, IndexError...)
         raise PredictError(f"{name}: not a readable image ({type(e).__name__}: {e}).") from None
     return im
 
@@ -49,7 +49,7 @@ def load_image(source, # a local path or s3:// URI, encoded bytes (JPEG, PNG, TI
                settings:Settings|None=None, # for s3:// URIs; default `load_settings()`
               ) -> tuple[Image.Image, str]:
     "The image as displayed (EXIF orientation applied), RGB, and its name."
-    if isinstance(source, Image.Image): im, name = source, name or Path(getattr(source, "filename", "") or "image").name
+    if isinstance(source, Image.Image): im, name = ImageOps.exif_transpose(source), name or Path(getattr(source, "filename", "") or "image").name
     elif isinstance(source, np.ndarray): name = name or "image"; im = _array_image(source, name)
     elif isinstance(source, (bytes, bytearray, memoryview)): name = name or "image"; im = _decode(bytes(source), name)
     elif isinstance(source, (str, Path)):
@@ -197,16 +197,23 @@ def merge_detections(parts:list[np.ndarray], # per window: (N, 6) x1, y1, x2, y2
                      windows:list[tuple[int, int, int, int]], # the windows (x0, y0, x1, y1) in frame pixels
                      frame:tuple[int, int], # the frame's (width, height)
                      iou:float=0.5, # boxes of one class overlapping more than this are one object (the best score is kept)
-                     edge_margin:float=2.0, # pixels: a box this close to an inner window edge is a fragment
+                     edge_margin:float=2.0, # pixels: a box this close to an inner window edge is cut by it
+                     cover:float=0.5, # a cut box is a fragment when an uncut box of its class covers this share of it
                     ) -> np.ndarray:
     "Window detections as one (N, 6) array in frame pixels: fragments at inner window edges dropped, duplicates removed by class-aware NMS."
     import torch
-    from torchvision.ops import batched_nms
-    kept = []
-    for d, w in zip(parts, windows):
-        if len(windows) > 1: d = d[~_edge_cut(d, w, frame, edge_margin)]
-        kept.append(d + np.array([w[0], w[1], w[0], w[1], 0, 0]))
-    d = np.concatenate(kept) if kept else np.zeros((0, 6))
+    from torchvision.ops import batched_nms, box_iou, box_area
+    if not parts: return np.zeros((0, 6))
+    d = np.concatenate([p + np.array([w[0], w[1], w[0], w[1], 0, 0]) for p, w in zip(parts, windows)])
+    cut = np.concatenate([_edge_cut(p, w, frame, edge_margin) if len(windows) > 1 else np.zeros(len(p), bool) for p, w in zip(parts, windows)])
+    if cut.any() and (~cut).any():
+        a, b = torch.as_tensor(d[cut, :4]), torch.as_tensor(d[~cut, :4])
+        iou_ab, area_a, area_b = box_iou(a, b), box_area(a), box_area(b)
+        inter = iou_ab * (area_a[:, None] + area_b[None, :]) / (1 + iou_ab)  # intersection, from IoU and the two areas
+        same = torch.as_tensor(d[cut, 5])[:, None] == torch.as_tensor(d[~cut, 5])[None, :]
+        fragment = ((inter / area_a.clamp(min=1e-9)[:, None] >= cover) & same).any(1).numpy()
+        drop = np.flatnonzero(cut)[fragment]
+        d = np.delete(d, drop, axis=0)
     if not len(d): return d
     keep = batched_nms(torch.as_tensor(d[:, :4]), torch.as_tensor(d[:, 4]), torch.as_tensor(d[:, 5]).long(), iou).numpy()
     return d[np.sort(keep)]
@@ -244,7 +251,7 @@ def predict(model:Detector|str|Path, # a loaded `Detector`, or anything `load_mo
 
 # %% ../nbs/11_predict.ipynb #57846ef1
 def export_onnx(model:str|Path="starter", # anything `load_model` accepts that holds PyTorch weights
-                out:str|Path|None=None, # the .onnx file to write; default the weights' path with .onnx
+                out:str|Path|None=None, # the .onnx file to write; default <local state folder>/exports/<weights name>.onnx
                 imgsz:int|None=None, # input side; default the size the model was trained at
                 settings:Settings|None=None, # default `load_settings()`
                ) -> Path:
@@ -253,4 +260,5 @@ def export_onnx(model:str|Path="starter", # anything `load_model` accepts that h
     settings = settings or load_settings()
     det = model if isinstance(model, Detector) else load_model(model, settings)
     if det.runtime != "torch": raise PredictError(f"{det.path} is already an ONNX model.")
-    return onnx_export(det.path, Path(out) if out else det.path.with_suffix(".onnx"), imgsz or det.imgsz, det.window, settings)
+    out = Path(out) if out else Path(settings.local_dir)/"exports"/det.path.with_suffix(".onnx").name  # never over the shipped starter's
+    return onnx_export(det.path, out, imgsz or det.imgsz, det.window, settings)

@@ -6,7 +6,7 @@ Docs: https://dronemlops.github.io/dronemlops/serve.html.md"""
 
 # %% ../nbs/13_serve.ipynb #cce7ecc9
 from __future__ import annotations
-import asyncio, base64, binascii, contextlib, io, json, os, threading
+import asyncio, base64, binascii, contextlib, io, json, os, sys, threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable
@@ -50,8 +50,9 @@ class RequestError(DroneMLOpsError):
     def __init__(self, status:int, message:str): super().__init__(message); self.status = status
 
 def _weights_in(model_dir:Path) -> Path:
+    "The weights at the top of the model folder (never a file under code/)."
     for pattern in ("*.pt", "*.onnx"):
-        found = sorted(model_dir.rglob(pattern))
+        found = sorted(model_dir.glob(pattern))
         if found: return found[0]
     raise PredictError(f"{model_dir} holds no .pt or .onnx weights.")
 
@@ -69,10 +70,10 @@ def _json_input(body:bytes) -> dict:
     if "conf" in params and not (isinstance(params["conf"], (int, float)) and 0 <= params["conf"] <= 1):
         raise RequestError(400, f'"conf" must be a number in [0, 1], got {params["conf"]!r}.')
     if "sliced" in params and params["sliced"] not in (True, False, None): raise RequestError(400, '"sliced" must be true, false or null.')
-    if "s3_uri" in d:
+    if isinstance(d.get("s3_uri"), str):
         if not d["s3_uri"].startswith("s3://"): raise RequestError(400, f'"s3_uri" must start with s3://, got {d["s3_uri"][:100]!r}.')
         return {"source": d["s3_uri"], "name": d["s3_uri"], "params": params}
-    try: raw = base64.b64decode(d["image"], validate=True)
+    try: raw = base64.b64decode("".join(d["image"].split()), validate=True)  # line-wrapped base64 (the `base64` tool's) is fine
     except (binascii.Error, ValueError): raise RequestError(400, '"image" is not valid base64.') from None
     return {"source": raw, "name": "image", "params": params}
 
@@ -98,12 +99,17 @@ def predict_fn(input_data:dict, # what `input_fn` returned
     try: return predict(model, input_data["source"], name=input_data["name"], **input_data["params"])
     except PredictError as e: raise RequestError(400, str(e)) from None
 
+def _check_accept(accept:str|None) -> None:
+    "406 unless the Accept header (a list, with optional ;q= weights) takes JSON."
+    kinds = [a.split(";")[0].strip().lower() for a in (accept or JSON_TYPE).split(",")]
+    if not any(k in (JSON_TYPE, "*/*", "application/*", "") for k in kinds):
+        raise RequestError(406, f"Accept {accept!r} cannot be produced: responses are application/json.")
+
 def output_fn(prediction:Annotations, # what `predict_fn` returned
               accept:str|None=JSON_TYPE, # the request's Accept header
              ) -> bytes:
     "The JSON response body."
-    a = (accept or JSON_TYPE).split(";")[0].strip().lower()
-    if a not in (JSON_TYPE, "*/*", "application/*"): raise RequestError(406, f"Accept {accept!r} cannot be produced: responses are application/json.")
+    _check_accept(accept)
     return json.dumps(detections_json(prediction)).encode()
 
 def handle(model:Detector, # the loaded model
@@ -111,7 +117,8 @@ def handle(model:Detector, # the loaded model
            content_type:str, # request Content-Type
            accept:str|None=JSON_TYPE, # request Accept
           ) -> bytes:
-    "One invocation through the four handlers, as the SageMaker container chains them."
+    "One invocation through the four handlers, as the SageMaker container chains them (Accept checked before predicting)."
+    _check_accept(accept)
     return output_fn(predict_fn(input_fn(body, content_type), model), accept)
 
 # %% ../nbs/13_serve.ipynb #d07cfe60
@@ -139,7 +146,7 @@ def model_archive(model:Detector|str|Path, # a `Detector` or anything `load_mode
             if (card := det.path.with_name("card.json")).is_file(): t.add(card, "card.json")
             for name, text in (("code/inference.py", INFERENCE_PY), ("code/requirements.txt", "\n".join(serving_requirements()) + "\n")):
                 info = tarfile.TarInfo(name); data = text.encode(); info.size = len(data); t.addfile(info, io.BytesIO(data))
-            t.add(pkg, "code/dronemlops", filter=lambda ti: None if "__pycache__" in ti.name or ti.name.endswith(".onnx") else ti)
+            t.add(pkg, "code/dronemlops", filter=lambda ti: None if "__pycache__" in ti.name or ti.name.startswith("code/dronemlops/weights") else ti)
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
@@ -161,12 +168,12 @@ async def _read_body(request, drain_limit:int=64 * 1024 * 1024) -> bytes|None:
 
 class _State:
     "What the server knows: the model (once loaded), why it failed to load, and how many invocations are in flight."
-    def __init__(self): self.model, self.load_error, self.pending = None, None, 0
+    def __init__(self): self.model, self.load_error, self.pending, self.capture_failures = None, None, 0, 0
 
 def _load_in_background(state:_State, model, settings:Settings) -> None:
     def run():
         try: state.model = model if isinstance(model, Detector) else load_model(model, settings)
-        except DroneMLOpsError as e: state.load_error = str(e)
+        except Exception as e: state.load_error = str(e) if isinstance(e, DroneMLOpsError) else f"{type(e).__name__}: {e}"  # /ping says why, never "loading" forever
     threading.Thread(target=run, daemon=True).start()
 
 def create_app(model:Detector|str|Path, # a loaded `Detector`, or anything `load_model` accepts (loaded after start-up)
@@ -196,7 +203,10 @@ def create_app(model:Detector|str|Path, # a loaded `Detector`, or anything `load
 
     def work(body:bytes, ct:str, accept:str) -> bytes:
         out = handle(state.model, body, ct, accept)
-        if capture is not None: capture.record(body, ct, out)
+        if capture is not None:
+            try: capture.record(body, ct, out)
+            except Exception as e:  # a full disk or an S3 outage must not turn an answer into an error
+                state.capture_failures += 1; print(f"dronemlops serve: capture failed ({type(e).__name__}: {e})", file=sys.stderr, flush=True)
         return out
 
     async def invocations(request):
@@ -208,6 +218,7 @@ def create_app(model:Detector|str|Path, # a loaded `Detector`, or anything `load
             if body is None: return _error(413, f"The body is over the {MAX_PAYLOAD_BYTES:,} byte limit (send an s3_uri for larger images).")
             out = await asyncio.get_running_loop().run_in_executor(pool, work, body, request.headers.get("content-type", ""), request.headers.get("accept", JSON_TYPE))
         except RequestError as e: return _error(e.status, str(e))
+        except Exception as e: return _error(500, f"internal error: {type(e).__name__}: {e}")  # a bug: still JSON, the server goes on
         finally: state.pending -= 1
         return Response(out, media_type=JSON_TYPE)
     invocations.__annotations__["request"] = Request  # a real class, not the string `from __future__ import annotations` makes
@@ -228,7 +239,7 @@ def serve(model:str|Path="starter", # anything `load_model` accepts
     settings = settings or load_settings()
     det = load_model(model, settings)  # refuse a bad model before listening
     port = int(port or os.environ.get("SAGEMAKER_BIND_TO_PORT") or 8080)
-    writer = CaptureWriter(det.version.split("@")[0], settings=settings, sampling_percentage=sampling_percentage) if capture else None
+    writer = CaptureWriter(det.version, settings=settings, sampling_percentage=sampling_percentage) if capture else None
     print(f"serving {det.version} ({det.runtime}) on http://{host}:{port}", flush=True)
     uvicorn.run(create_app(det, writer, max_queue=max_queue, settings=settings), host=host, port=port, log_level="warning")
 
@@ -246,11 +257,13 @@ def background_server(model:str|Path="starter", # anything `load_model` accepts
     port = port or free_port()
     exe = Path(sys.executable).parent/"dronemlops"
     cmd = [str(exe), "serve", "--model", str(model), "--port", str(port), *(["--workspace", str(workspace)] if workspace else []), *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    import tempfile
+    log = tempfile.TemporaryFile("w+")  # a file, not a pipe nobody reads while the server runs
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True)
     url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + timeout
     try:
         while True:
-            if proc.poll() is not None: raise DroneMLOpsError(f"dronemlops serve exited with {proc.returncode}: {proc.stdout.read().strip()[-2000:]}")
+            if proc.poll() is not None: log.seek(0); raise DroneMLOpsError(f"dronemlops serve exited with {proc.returncode}: {log.read().strip()[-2000:]}")
             try:
                 with urllib.request.urlopen(url + "/ping", timeout=2): break
             except (urllib.error.URLError, OSError): pass
@@ -261,19 +274,22 @@ def background_server(model:str|Path="starter", # anything `load_model` accepts
         proc.terminate()
         try: proc.wait(15)
         except subprocess.TimeoutExpired: proc.kill(); proc.wait()
+        log.close()
 
 # %% ../nbs/13_serve.ipynb #022637bd
 def _done_sources(out:Path) -> set[str]:
-    "Sources already in a batch output; a torn last line is truncated away."
+    "Sources already predicted in a batch output. A torn last line and the error lines are removed (the file is rewritten atomically), so those images run again."
     if not out.is_file(): return set()
     data = out.read_bytes()
-    if data and not data.endswith(b"\n"):
-        data = data[:data.rfind(b"\n") + 1]
-        with open(out, "r+b") as f: f.truncate(len(data))
-    done = set()
-    for line in data.splitlines():
-        try: done.add(json.loads(line)["source"])
-        except (json.JSONDecodeError, KeyError, TypeError): pass
+    keep, done = [], set()
+    for line in data.splitlines(keepends=True):
+        if not line.endswith(b"\n"): continue  # torn by a crash
+        try: r = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError): continue
+        if isinstance(r, dict) and "source" in r and "error" not in r: keep.append(line); done.add(r["source"])
+    if len(keep) != len(data.splitlines()):
+        from dronemlops.storage import atomic_write
+        atomic_write(out, lambda tmp: tmp.write_bytes(b"".join(keep)))
     return done
 
 def _batch_sources(source, settings:Settings) -> list[str]:

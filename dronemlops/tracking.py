@@ -286,6 +286,14 @@ warnings.showwarning = lambda msg, *a, **k: None if "Add type hints to the `pred
 
 DETECTION_COLUMNS = ["image_index", "class_id", "class_name", "score", "x1", "y1", "x2", "y2"]
 
+def _pyfunc_source(v:str):
+    "A path when `v` names an existing file, else the bytes of `v` as base64 (an unreadable value is left to predict to refuse)."
+    try:
+        if len(v) < 4096 and Path(v).is_file(): return v
+    except OSError: pass  # e.g. a long base64 string is not a valid file name
+    try: return base64.b64decode("".join(v.split()), validate=True)
+    except (ValueError, TypeError): return v  # neither: predict says "no such image file"
+
 class YoloDetector(mlflow.pyfunc.PythonModel):
     "pyfunc wrapper around `dronemlops.predict`: DataFrame of images (paths or base64) in, one row per detection out."
     def load_context(self, context):
@@ -296,13 +304,13 @@ class YoloDetector(mlflow.pyfunc.PythonModel):
         import pandas as pd
         from dronemlops.predict import predict
         p = params or {}
-        conf, sliced = float(p.get("conf", 0.25)), p.get("sliced")
+        conf = float(p.get("conf", 0.25))
+        sliced = {"auto": None, "true": True, "yes": True, "false": False, "no": False}.get(str(p.get("sliced", "auto")).lower())
         col = model_input["image"] if "image" in model_input else model_input.iloc[:, 0]
         rows = []
         for i, v in enumerate(col):
             v = str(v)
-            src = v if len(v) < 4096 and Path(v).is_file() else base64.b64decode(v)
-            a = predict(self.detector, src, conf=conf, sliced=None if sliced in (None, "auto") else bool(sliced))
+            a = predict(self.detector, _pyfunc_source(v), conf=conf, sliced=sliced)
             rows += [[i, int(c), n, float(sc), *map(float, b)] for b, c, n, sc in zip(a.xyxy, a.cls, a.class_names, a.score)]
         return pd.DataFrame(rows, columns=DETECTION_COLUMNS)
 
