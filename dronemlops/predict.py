@@ -152,6 +152,17 @@ def _onnx_detector(p:Path, version:str) -> Detector:
     window = int(meta.get("dronemlops_window", 0)) or _card_window(p) or imgsz
     return Detector(p, "onnxruntime", names, imgsz, window, version, forward, max_batch=inp.shape[0] if fixed else 8)
 
+def _fetch(uri:str, settings:Settings) -> Path:
+    "A local copy of an s3:// model file (cached under the state folder by its URI)."
+    from dronemlops.storage import open_uri, StorageError
+    dest = Path(settings.local_dir)/"weights"/re.sub(r"[^A-Za-z0-9._-]", "_", uri[5:])
+    if not dest.is_file():
+        try:
+            st, key = open_uri(uri, settings)
+            st.get_file(key, dest)
+        except StorageError as e: raise PredictError(f"Cannot fetch {uri}: {e}") from None
+    return dest
+
 def _registry_version(ref:str, settings:Settings) -> str:
     "models:/name/N for a registry reference (aliases resolved to the version they point at now)."
     from dronemlops.tracking import parse_model_ref, configure_mlflow
@@ -173,8 +184,8 @@ def load_model(model:str|Path="starter", # "starter", a .pt or .onnx path, an s3
     if re.fullmatch(r"\d+", m):  # a bare version number of the default registered model
         from dronemlops.tracking import REGISTERED_MODEL
         m = f"models:/{REGISTERED_MODEL}/{m}"
-    if m.endswith(".onnx") and not m.startswith("s3://"):
-        p = Path(m).expanduser()
+    if m.endswith(".onnx"):
+        p = _fetch(m, settings) if m.startswith("s3://") else Path(m).expanduser()
         if not p.is_file(): raise PredictError(f"{p}: no such ONNX model file.")
         return _onnx_detector(p, f"{p.name}@sha256:{_sha(p)[:12]}")
     try: p = Path(resolve_model(m, settings))

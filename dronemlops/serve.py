@@ -16,9 +16,10 @@ from .predict import Detector, PredictError, load_model, load_image, predict
 from .capture import CaptureWriter
 
 # %% auto #0
-__all__ = ['MAX_PAYLOAD_BYTES', 'IMAGE_TYPES', 'JSON_TYPE', 'INFERENCE_PY', 'SERVING_REQUIREMENTS', 'detections_json',
-           'annotations_from_json', 'RequestError', 'model_fn', 'input_fn', 'predict_fn', 'output_fn', 'handle',
-           'serving_requirements', 'model_archive', 'create_app', 'serve', 'background_server', 'predict_batch']
+__all__ = ['MAX_PAYLOAD_BYTES', 'MAX_REQUEST_PIXELS', 'IMAGE_TYPES', 'JSON_TYPE', 'INFERENCE_PY', 'SERVING_REQUIREMENTS',
+           'detections_json', 'annotations_from_json', 'RequestError', 'model_fn', 'input_fn', 'predict_fn',
+           'output_fn', 'handle', 'serving_requirements', 'model_archive', 'create_app', 'serve', 'background_server',
+           'predict_batch']
 
 # %% ../nbs/13_serve.ipynb #a279f0b4
 def detections_json(ann:Annotations, # detections with scores, from `predict`
@@ -42,6 +43,7 @@ def annotations_from_json(doc:dict, # a `detections_json` document
 
 # %% ../nbs/13_serve.ipynb #367bd349
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker real-time endpoints refuse larger request bodies
+MAX_REQUEST_PIXELS = 64_000_000  # a larger frame (thousands of windows: minutes of one worker) belongs in batch inference
 IMAGE_TYPES = ("image/jpeg", "image/png", "application/x-image")  # request content types holding the image itself
 JSON_TYPE = "application/json"
 
@@ -77,6 +79,16 @@ def _json_input(body:bytes) -> dict:
     except (binascii.Error, ValueError): raise RequestError(400, '"image" is not valid base64.') from None
     return {"source": raw, "name": "image", "params": params}
 
+def _check_pixels(data:bytes) -> None:
+    "413 for an image over MAX_REQUEST_PIXELS, read from its header before anything is decoded (a 6 MB PNG can claim 179 MP)."
+    from dronemlops.images import pil_open
+    try:
+        with pil_open(io.BytesIO(data)) as im: w, h = im.size
+    except Exception: return  # not an image: load_image says why
+    if w * h > MAX_REQUEST_PIXELS:
+        raise RequestError(413, f"The image is {w}x{h} ({w*h/1e6:.0f} MP); real-time requests take up to {MAX_REQUEST_PIXELS/1e6:.0f} MP: "
+                                "use batch inference (`dronemlops predict FOLDER --out FILE`) for larger frames.")
+
 def input_fn(request_body:bytes, # the request body
              request_content_type:str, # its Content-Type
             ) -> dict:
@@ -88,6 +100,7 @@ def input_fn(request_body:bytes, # the request body
     if not body: raise RequestError(400, "The request body is empty.")
     data = _json_input(body) if ct == JSON_TYPE else {"source": body, "name": "image", "params": {}}
     if isinstance(data["source"], bytes):  # decode now, so a bad image is a 400 here and never reaches the model
+        _check_pixels(data["source"])
         try: data["source"] = load_image(data["source"], "request body")[0]
         except PredictError as e: raise RequestError(400, str(e)) from None
     return data

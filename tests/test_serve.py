@@ -23,6 +23,11 @@ def get(url):
         with urllib.request.urlopen(url, timeout=10) as r: return r.status, json.loads(r.read())
     except urllib.error.HTTPError as e: return e.code, json.loads(e.read())
 
+def _huge_png() -> bytes:
+    import io
+    from PIL import Image
+    b = io.BytesIO(); Image.new("1", (9000, 8000)).save(b, format="PNG"); return b.getvalue()
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     ws = tmp_path_factory.mktemp("serve")/"ws"
@@ -40,7 +45,8 @@ def test_bad_requests_get_their_status_and_a_json_error(server, frames):
              "json without image": (b'{"conf": 0.5}', "application/json", 400, '"image"'),
              "json not json": (b"{nope", "application/json", 400, "does not parse"),
              "truncated png": (png[: len(png) // 2], "image/png", 400, "not a readable image"),
-             "over 6 MB": (b"\xff" * (MAX_PAYLOAD_BYTES + 1), "image/jpeg", 413, "limit")}
+             "over 6 MB": (b"\xff" * (MAX_PAYLOAD_BYTES + 1), "image/jpeg", 413, "limit"),
+             "72 MP in a small PNG": (_huge_png(), "image/png", 413, "9000x8000")}
     for name, (body, ct, status, needle) in cases.items():
         code, err = post(url, body, ct)
         assert (code, needle in err.get("error", "")) == (status, True), (name, code, err)
@@ -146,6 +152,9 @@ def test_batch_and_capture_on_s3(s3_settings, frames, tmp_path):
     keys = st.ls("captures", recursive=True)
     assert len(keys) == 1 and keys[0].startswith("captures/starter/") and len(st.read_text(keys[0]).splitlines()) == 3
     assert not list((tmp_path/"local"/"capture-spool").rglob("*.jsonl"))  # uploaded, then removed locally
+    st.put_file(det.path.with_suffix(".onnx"), "models/trees.onnx")  # an ONNX model on S3 loads too
+    o = load_model(f"s3://{bucket}/ws/models/trees.onnx", settings=s)
+    assert (o.runtime, o.window, o.names) == ("onnxruntime", 200, {0: "Tree"})
 
 def test_json_request_with_an_s3_uri(aws_env, frames, tmp_path, monkeypatch):
     from dronemlops.serve import handle, RequestError
