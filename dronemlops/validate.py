@@ -368,7 +368,7 @@ def _scan_files(root:Path, imgs:dict, lbls:dict, info:dict, nc:int, decode, work
             if r["error"]: rep.error(rel, f"image {r['error']}", "replace or remove the image (and its label)")
             elif r.get("extension_mismatch"): rep.error(rel, r["extension_mismatch"], "rename the image and keep its label's stem")
             else: sc.sizes[split][(r["width"], r["height"])] += 1
-            sc.by_hash[sha].append((split, rel))
+            if sha is not None: sc.by_hash[sha].append((split, rel))  # an unreadable file has no content to compare
     return sc
 
 # %% ../nbs/06_validate.ipynb #6d91ce0a
@@ -394,7 +394,10 @@ def _check_info_against_files(root:Path, info:dict, counts:Counter, sc:_Scan, re
     for rel in sorted(set(present) - set(listed)): rep.error(rel, "is not listed in dataset_info.json's checksums", "rebuild the dataset; files were added")
     for rel in sorted(set(listed) - set(present)): rep.error(rel, "is listed in dataset_info.json but missing", "restore it or rebuild the dataset")
     for rel in sorted(set(listed) & set(present)):
-        if sc.hashes.get(rel) is None: sc.hashes[rel] = sha256_file(present[rel])
+        if rel in sc.hashes and sc.hashes[rel] is None: continue  # unreadable: the scan reported it
+        if rel not in sc.hashes:  # not scanned (data.yaml, extra files)
+            try: sc.hashes[rel] = sha256_file(present[rel])
+            except OSError as e: rep.error(rel, f"cannot be read: {e.strerror or e}", "check permissions"); continue
         if sc.hashes[rel] != listed[rel]: rep.error(rel, "does not match its checksum in dataset_info.json (modified after the build)", "restore it or rebuild the dataset")
 
 def _apply_minimums(mins:dict, counts:Counter, rep:ValidationReport) -> None:

@@ -65,6 +65,22 @@ def test_workspace_without_permission(tmp_path, enforced, verb, mode):
     finally: ws.chmod(0o700)
     assert f"(workspace {ws.resolve()}): permission denied" in msg and "chmod" in msg, msg
 
+def test_unreadable_images_in_two_splits_are_not_leakage(tmp_path, enforced):
+    "Two images the validator cannot read, one per split: each is an error naming it, and never 'the same content' in two splits."
+    import shutil
+    from dronemlops.dataset import build_sample_dataset
+    s = load_settings(env={}, cwd=tmp_path, workspace=str(tmp_path/"ws"))
+    info = build_sample_dataset(settings=s)
+    d = tmp_path/"copy"; shutil.copytree(open_storage(settings=s).path(f"datasets/{info['name']}"), d)
+    locked = [sorted((d/split/"images").iterdir())[0] for split in ("train", "val")]
+    for p in locked: p.chmod(0o000)
+    try: r = subprocess.run([CLI, "validate", str(d), "--min-train", "1", "--min-val", "1"], capture_output=True, text=True, env=clean_env(), preexec_fn=enforced, timeout=300)
+    finally:
+        for p in locked: p.chmod(0o644)
+    assert r.returncode == 1, r.stdout[-2000:] + r.stderr[-2000:]
+    for p in locked: assert f"{p.parent.parent.name}/images/{p.name}: image cannot be read" in r.stdout, (r.stdout[-3000:], r.stderr[-3000:])
+    assert "leakage" not in r.stdout, r.stdout[-3000:]
+
 def test_permission_error_translation():
     # Root bypasses file permissions, so the translation is also checked directly with the error the OS raises
     def denied():
