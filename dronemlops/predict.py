@@ -6,7 +6,7 @@ Docs: https://dronemlops.github.io/dronemlops/predict.html.md"""
 
 # %% ../nbs/11_predict.ipynb #6bec7ee3
 from __future__ import annotations
-import ast, io, os, re, hashlib
+import ast, io, os, re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -16,6 +16,7 @@ from .config import Settings, DroneMLOpsError, load_settings
 from .annotations import Annotations
 from .dataset import tile_windows
 from .images import MAX_PIXELS, MIN_SIDE, pil_open
+from .storage import sha256_file
 
 # %% auto #0
 __all__ = ['SLICE_ABOVE', 'PredictError', 'load_image', 'Detector', 'load_model', 'merge_detections', 'predict', 'export_onnx']
@@ -104,12 +105,6 @@ class Detector:
         return out
 
 # %% ../nbs/11_predict.ipynb #52f54d24
-def _sha(path:Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""): h.update(b)
-    return h.hexdigest()
-
 def _card_window(weights:Path) -> int|None:
     "The training tile size recorded beside the weights (detector.json from training, or a model card's card.json), if any."
     import json
@@ -152,17 +147,6 @@ def _onnx_detector(p:Path, version:str) -> Detector:
     window = int(meta.get("dronemlops_window", 0)) or _card_window(p) or imgsz
     return Detector(p, "onnxruntime", names, imgsz, window, version, forward, max_batch=inp.shape[0] if fixed else 8)
 
-def _fetch(uri:str, settings:Settings) -> Path:
-    "A local copy of an s3:// model file (cached under the state folder by its URI)."
-    from dronemlops.storage import open_uri, StorageError
-    dest = Path(settings.local_dir)/"weights"/re.sub(r"[^A-Za-z0-9._-]", "_", uri[5:])
-    if not dest.is_file():
-        try:
-            st, key = open_uri(uri, settings)
-            st.get_file(key, dest)
-        except StorageError as e: raise PredictError(f"Cannot fetch {uri}: {e}") from None
-    return dest
-
 def _registry_version(ref:str, settings:Settings) -> str:
     "models:/name/N for a registry reference (aliases resolved to the version they point at now)."
     from dronemlops.tracking import parse_model_ref, configure_mlflow
@@ -177,7 +161,7 @@ def load_model(model:str|Path="starter", # "starter", a .pt or .onnx path, an s3
                settings:Settings|None=None, # default `load_settings()`
               ) -> Detector:
     "A `Detector` for `model`; weights that are missing, corrupt or not a detector are refused by name."
-    from dronemlops.train import resolve_model, TrainingError
+    from dronemlops.train import resolve_model, _fetch_weights, TrainingError
     settings = settings or load_settings()
     m = str(model)
     registry = m.startswith(("@", "models:/")) or re.fullmatch(r"\d+", m) is not None
@@ -185,14 +169,15 @@ def load_model(model:str|Path="starter", # "starter", a .pt or .onnx path, an s3
         from dronemlops.tracking import REGISTERED_MODEL
         m = f"models:/{REGISTERED_MODEL}/{m}"
     if m.endswith(".onnx"):
-        p = _fetch(m, settings) if m.startswith("s3://") else Path(m).expanduser()
+        try: p = _fetch_weights(m, settings) if m.startswith("s3://") else Path(m).expanduser()
+        except TrainingError as e: raise PredictError(str(e)) from None
         if not p.is_file(): raise PredictError(f"{p}: no such ONNX model file.")
-        return _onnx_detector(p, f"{p.name}@sha256:{_sha(p)[:12]}")
+        return _onnx_detector(p, f"{p.name}@sha256:{sha256_file(p)[:12]}")
     try: p = Path(resolve_model(m, settings))
     except (TrainingError, DroneMLOpsError) as e: raise PredictError(str(e)) from None
-    if p.suffix == ".onnx": return _onnx_detector(p, f"{p.name}@sha256:{_sha(p)[:12]}")
+    if p.suffix == ".onnx": return _onnx_detector(p, f"{p.name}@sha256:{sha256_file(p)[:12]}")
     if p.suffix != ".pt": raise PredictError(f"{model}: {p.name} is a model definition, not trained weights; give a .pt, .onnx, 'starter' or a registry reference.")
-    version = _registry_version(m, settings) if registry else f"{p.name}@sha256:{_sha(p)[:12]}"
+    version = _registry_version(m, settings) if registry else f"{p.name}@sha256:{sha256_file(p)[:12]}"
     return _torch_detector(p, version, settings)
 
 # %% ../nbs/11_predict.ipynb #800b5501

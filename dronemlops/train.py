@@ -84,6 +84,16 @@ def load_detector(weights:str|Path, # a .pt file
 # %% ../nbs/08_train.ipynb #c8d0a00a
 VARIANTS = ("n", "s", "m", "l", "x")
 
+def _fetch_weights(uri:str, settings:Settings) -> Path:
+    "A local copy of an s3:// weights file (.pt or .onnx), cached under the state folder by its URI."
+    dest = Path(settings.local_dir)/"weights"/re.sub(r"[^A-Za-z0-9._-]", "_", uri[5:])
+    if not dest.is_file():
+        try:
+            st, key = open_uri(uri, settings)
+            st.get_file(key, dest)
+        except DroneMLOpsError as e: raise TrainingError(f"Cannot fetch weights {uri}: {e}") from None
+    return dest
+
 def resolve_model(model:str, # "starter", "yolo11n.yaml", a variant ("n".."x", "yolo11s"), a .pt path, an s3:// URI, or a registry reference ("@champion", "models:/drone-detector/3")
                   settings:Settings|None=None, # default `load_settings()`
                  ) -> str:
@@ -97,14 +107,7 @@ def resolve_model(model:str, # "starter", "yolo11n.yaml", a variant ("n".."x", "
     elif m.startswith(("@", "models:/")):
         from dronemlops.tracking import registered_weights  # MLflow is imported only when a registry reference is used
         m = str(registered_weights(m, settings=settings))
-    elif m.startswith("s3://"):
-        dest = Path(settings.local_dir)/"weights"/re.sub(r"[^A-Za-z0-9._-]", "_", m[5:])
-        if not dest.is_file():
-            try:
-                st, key = open_uri(m, settings)
-                st.get_file(key, dest)
-            except DroneMLOpsError as e: raise TrainingError(f"Cannot fetch weights {m}: {e}") from None
-        m = str(dest)
+    elif m.startswith("s3://"): m = str(_fetch_weights(m, settings))
     p = Path(m).expanduser()
     if not p.is_file():
         raise TrainingError(f"Weights file {p} does not exist. Give 'starter', a local .pt path, an s3:// URI you supplied or a registry "
