@@ -61,6 +61,8 @@ class Settings:
     aws_region: str|None = None  # AWS region; empty uses boto3's own resolution (env, profile)
     aws_profile: str|None = None  # named AWS profile; empty uses boto3's default chain
     aws_endpoint_url: str|None = None  # endpoint for S3-compatible or local AWS APIs (moto, MinIO)
+    sagemaker_role_arn: str|None = None  # the SageMaker execution role for jobs, pipelines and endpoints (`dronemlops aws bootstrap` makes one)
+    sagemaker_bucket: str|None = None  # S3 bucket for SageMaker inputs, outputs and checkpoints; default the workspace's bucket
     local_dir: str|None = None  # local folder for caches, the MLflow db and Ultralytics settings; default `<workspace>/.dronemlops` (or `~/.cache/dronemlops/<project>` for an s3 workspace)
     yolo_config_dir: str|None = None  # Ultralytics' settings folder (YOLO_CONFIG_DIR); default `<local_dir>/ultralytics`
     telemetry: bool = False  # allow MLflow/Ultralytics usage telemetry (off by default)
@@ -227,6 +229,12 @@ def check_settings(s:Settings, # the settings to check
     if s.aws_region is not None and not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", s.aws_region):
         raise ConfigError(f"aws_region {s.aws_region!r} ({src('aws_region')}) is not an AWS region name (lowercase letters, digits "
                           "and '-'): fix it, or leave it empty for boto3's own choice.")
+    if s.sagemaker_role_arn is not None and not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}", s.sagemaker_role_arn):
+        raise ConfigError(f"sagemaker_role_arn {s.sagemaker_role_arn!r} ({src('sagemaker_role_arn')}) is not an IAM role ARN "
+                          "(arn:aws:iam::<12-digit account>:role/<name>); `dronemlops aws bootstrap` prints the one it creates.")
+    if s.sagemaker_bucket is not None and not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", s.sagemaker_bucket):
+        raise ConfigError(f"sagemaker_bucket {s.sagemaker_bucket!r} ({src('sagemaker_bucket')}) is not an S3 bucket name "
+                          "(3-63 lowercase letters, digits, '.' and '-'; no s3:// prefix).")
 
 def _check_url(url:str, what:str) -> None:
     "Refuse a value that is not an http(s)://host[:port] URL."

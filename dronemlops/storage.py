@@ -18,7 +18,7 @@ from .config import Settings, DroneMLOpsError, load_settings, os_problem
 # %% auto #0
 __all__ = ['PARTIAL', 'MARKER', 'S3_CONNECT_TIMEOUT', 'S3_RETRIES', 'StorageError', 'NotFoundError', 'PublishError', 'clean_key',
            'check_name', 'os_errors', 'atomic_write', 'sha256_file', 'tree_files', 'build_manifest', 'Storage',
-           'LocalStorage', 'S3Storage', 'open_storage', 'open_uri', 'fetch_version']
+           'LocalStorage', 'S3Storage', 'aws_session', 'open_storage', 'open_uri', 'fetch_version']
 
 # %% ../nbs/01_storage.ipynb #3a06e309
 class StorageError(DroneMLOpsError):
@@ -518,20 +518,26 @@ class S3Storage(Storage):
             self._call(keys[0], self.client.delete_objects, Bucket=self.bucket, Delete={"Objects": objs, "Quiet": True})
 
 # %% ../nbs/01_storage.ipynb #fc59cef0
-@patch
-def _session(self:S3Storage, s:Settings):
-    "A boto3 session with credentials; a missing profile or no credentials is a StorageError saying how to fix it."
-    import boto3
+def aws_session(s:Settings, # region, profile (and their sources, for messages)
+                purpose:str, # what needs AWS, for messages: "workspace s3://…", "SageMaker"
+                error:type=StorageError, # the error class to raise
+               ):
+    "A boto3 session with credentials; a missing profile or no credentials is an `error` saying how to fix it."
+    import boto3, botocore.exceptions as bx
+    src = lambda k: f"setting {k}, {s.sources.get(k, 'default')}"
     try:
         session = boto3.Session(profile_name=s.aws_profile, region_name=s.aws_region)
         creds = session.get_credentials()
-    except self._exc.ProfileNotFound:
-        raise StorageError(f"AWS profile {s.aws_profile!r} ({self._src('aws_profile')}) is not in your AWS config; "
-                           f"fix the name or run `aws configure --profile {s.aws_profile}`.") from None
-    except self._exc.BotoCoreError as e:  # e.g. a credential_process or SSO login that fails
-        raise StorageError(f"AWS credentials for workspace {self.root} could not be loaded: {_one_line(e)}. {_CREDS_FIX}") from None
-    if creds is None: raise StorageError(f"Workspace {self.root} needs AWS credentials and none were found. {_CREDS_FIX}")
+    except bx.ProfileNotFound:
+        raise error(f"AWS profile {s.aws_profile!r} ({src('aws_profile')}) is not in your AWS config; "
+                    f"fix the name or run `aws configure --profile {s.aws_profile}`.") from None
+    except bx.BotoCoreError as e:  # e.g. a credential_process or SSO login that fails
+        raise error(f"AWS credentials for {purpose} could not be loaded: {_one_line(e)}. {_CREDS_FIX}") from None
+    if creds is None: raise error(f"{purpose[0].upper() + purpose[1:]} needs AWS credentials and none were found. {_CREDS_FIX}")
     return session
+
+@patch
+def _session(self:S3Storage, s:Settings): return aws_session(s, f"workspace {self.root}")
 
 # %% ../nbs/01_storage.ipynb #2afd84a1
 @patch
