@@ -1,0 +1,146 @@
+"Labeling core under bad input and faults: corrupt images, bad class lists, two writers, a writer killed mid-save, an empty source, S3 projects."
+import json, os, signal, subprocess, sys, textwrap, time, uuid
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+import numpy as np, pytest
+from PIL import Image
+from dronemlops.config import load_settings
+from dronemlops.storage import LocalStorage, S3Storage
+from dronemlops.labeling import (LabelingError, ConflictError, check_classes, create_project, open_project, load_record, save_record,
+                                 draw_box, display_image, display_transform, display_size, open_display, queue, progress, next_image,
+                                 update_boxes, export_dataset)
+
+@pytest.fixture
+def proj(tmp_path, frames):
+    d = tmp_path/"frames"; d.mkdir()
+    for n in ("OSBS_029.png", "SOAP_061.png"): (d/n).write_bytes(frames[n].read_bytes())
+    s = load_settings(env={}, cwd=tmp_path, workspace=str(tmp_path/"ws"))
+    return create_project("p1", d, ["Tree"], store=LocalStorage(tmp_path/"ws"), settings=s)
+
+def test_corrupt_images_are_skipped_and_listed(proj):
+    d = Path(proj.source)
+    (d/"zero.jpg").write_bytes(b"")
+    (d/"text.png").write_text("hello")
+    (d/"cut.png").write_bytes((d/"SOAP_061.png").read_bytes()[:3000])
+    proj.images(refresh=True)
+    q = queue(proj).set_index("image")
+    assert q.loc["zero.jpg", "status"] == "skipped" and "empty file" in q.loc["zero.jpg", "error"]
+    assert q.loc["text.png", "status"] == "skipped" and "not an image" in q.loc["text.png", "error"]
+    with pytest.raises(LabelingError, match="cut.png: cannot be decoded"): display_image(proj, "cut.png")
+    q = queue(proj).set_index("image")
+    assert q.loc["cut.png", "status"] == "skipped" and "truncated or corrupt" in q.loc["cut.png", "error"]
+    assert next_image(proj) == "OSBS_029.png" and next_image(proj, "OSBS_029.png") == "SOAP_061.png"  # labeling goes on
+    assert next_image(proj, "SOAP_061.png") is None
+    p = progress(proj)
+    assert (p["total"], p["unreadable"], p["skipped"], p["todo"]) == (5, 3, 3, 2)
+
+@pytest.mark.parametrize("classes,msg", [([], "No classes given"), (["Tree", "  "], "positions [1]"), (["Tree", None], "positions [1]"),
+                                         (["Tree", "TREE"], "Duplicate class names: 'TREE' (positions 0 and 1)"), ("Tree", "list of names")])
+def test_bad_class_lists(classes, msg, tmp_path, frames):
+    with pytest.raises(LabelingError, match=msg.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(").replace(")", r"\)")):
+        check_classes(classes)
+    d = tmp_path/"f"; d.mkdir(); (d/"a.png").write_bytes(frames["OSBS_029.png"].read_bytes())
+    with pytest.raises(LabelingError): create_project("p", d, classes, store=LocalStorage(tmp_path/"ws"), settings=load_settings(env={}, cwd=tmp_path))
+    assert not (tmp_path/"ws"/"labeling"/"p").exists()  # nothing written
+
+def test_folder_without_images_is_a_clear_message(tmp_path):
+    d = tmp_path/"notes"; d.mkdir(); (d/"readme.txt").write_text("no frames here")
+    with pytest.raises(LabelingError, match=r"notes holds no images \(.*\.jpg.*\): point the project at the folder"):
+        create_project("p", d, ["Tree"], store=LocalStorage(tmp_path/"ws"), settings=load_settings(env={}, cwd=tmp_path))
+    with pytest.raises(LabelingError, match="holds no images"):
+        create_project("p", tmp_path/"missing", ["Tree"], store=LocalStorage(tmp_path/"ws"), settings=load_settings(env={}, cwd=tmp_path))
+
+def test_stale_revision_is_a_conflict(proj):
+    a, b = load_record(proj, "OSBS_029.png"), load_record(proj, "OSBS_029.png")
+    save_record(proj, draw_box(a, [1, 1, 20, 20], "Tree", "ana"), "ana")
+    with pytest.raises(ConflictError, match="reload it and redo your change"): save_record(proj, draw_box(b, [30, 30, 50, 50], "Tree", "ben"), "ben")
+    assert [x["by"] for x in load_record(proj, "OSBS_029.png")["boxes"]] == ["ana"]
+
+def _writer(args):
+    "One 'browser tab' in its own process: draw one box, save; on a conflict reload and redo; returns the attempts it took."
+    ws, source, who, i = args
+    from dronemlops.labeling import open_project, load_record, save_record, draw_box, ConflictError
+    from dronemlops.storage import LocalStorage
+    from dronemlops.config import load_settings
+    p = open_project("p1", LocalStorage(ws), load_settings(env={}, cwd="/", workspace=ws))
+    for attempt in range(1, 200):
+        r = load_record(p, "SOAP_061.png")
+        try: save_record(p, draw_box(r, [i * 10, 5, i * 10 + 8, 30], "Tree", who), who); return attempt
+        except ConflictError: time.sleep(0.001 * (i % 3))
+    return -1
+
+def test_concurrent_writers_lose_nothing(proj):
+    n = 12
+    with ProcessPoolExecutor(4) as ex:
+        attempts = list(ex.map(_writer, [(proj.store.root, proj.source, f"w{i}", i) for i in range(n)]))
+    rec = load_record(proj, "SOAP_061.png")
+    assert -1 not in attempts
+    assert rec["revision"] == n and sorted(b["by"] for b in rec["boxes"]) == sorted(f"w{i}" for i in range(n))
+    assert sorted(rec["labelers"]) == sorted(f"w{i}" for i in range(n))
+
+SAVER = textwrap.dedent("""
+    import sys
+    from dronemlops.labeling import open_project, load_record, save_record, draw_box
+    from dronemlops.storage import LocalStorage
+    from dronemlops.config import load_settings
+    p = open_project("p1", LocalStorage(sys.argv[1]), load_settings(env={}, cwd="/", workspace=sys.argv[1]))
+    print("ready", flush=True)
+    while True:
+        r = load_record(p, "OSBS_029.png")
+        r["boxes"] = [{"id": k, "xyxy": [k % 390, 1, k % 390 + 9, 9.5], "class": "Tree", "score": None, "source": "drawn",
+                       "touched": True, "by": "loop"} for k in range(200 + r["revision"] % 50)]  # a large record: ~40 KB per save
+        save_record(p, r, "loop")
+""")
+
+def test_killed_during_saves_leaves_old_or_new_record(proj, tmp_path):
+    script = tmp_path/"saver.py"; script.write_text(SAVER)
+    key = proj.record_key("OSBS_029.png")
+    for delay in (0.8, 1.3, 1.7):
+        p = subprocess.Popen([sys.executable, str(script), proj.store.root], stdout=subprocess.PIPE, text=True)
+        assert p.stdout.readline().strip() == "ready"
+        time.sleep(delay)
+        os.kill(p.pid, signal.SIGKILL); p.wait()
+        rec = json.loads(proj.store.read_text(key))  # complete JSON: never a truncated file
+        assert rec["revision"] >= 1 and len(rec["boxes"]) == 200 + (rec["revision"] - 1) % 50
+        assert proj.store.ls(f"{proj.prefix}/records") == [key]  # no half-written temporaries visible
+    s = save_record(proj, load_record(proj, "OSBS_029.png"), "ana")  # and labeling resumes from there
+    assert s["revision"] == rec["revision"] + 1
+
+def test_display_transform_round_trip_20mp(tmp_path, frames):
+    W, H = 5472, 3648
+    to_d, to_f = display_transform(W, H, 1600)
+    rng = np.random.default_rng(0)
+    boxes = np.sort(rng.uniform(0, [W, H, W, H], size=(500, 4)).reshape(500, 2, 2), axis=1).reshape(500, 4)[:, [0, 2, 1, 3]]
+    np.testing.assert_allclose(to_f(to_d(boxes)), boxes, atol=1e-6)
+    px = np.round(to_d(boxes))  # what a widget reports: whole display pixels
+    assert np.abs(to_d(to_f(px)) - px).max() <= 1
+    assert np.abs(to_f(px) - boxes).max() <= W / 1600 / 2 + 1e-6  # half a display pixel, in full-resolution pixels
+    # a real 20 MP JPEG, stored sideways (EXIF orientation 6): shown upright, mapped to the displayed size
+    im = Image.open(frames["2019_YELL_2_541000_4977000_image_crop.png"]).convert("RGB").resize((H, W))
+    ex = Image.Exif(); ex[0x0112] = 6
+    im.save(tmp_path/"big.jpg", quality=85, exif=ex)
+    shown, size = open_display(tmp_path/"big.jpg", 1600)
+    assert size == (W, H) and shown.size == display_size(W, H, 1600) == (1600, 1067)
+
+def test_update_boxes_rejects_unknown_ids(proj):
+    r = draw_box(load_record(proj, "OSBS_029.png"), [1, 1, 20, 20], "Tree", "ana")
+    with pytest.raises(LabelingError, match="no box with id 7"): update_boxes(r, [{"id": 7, "xyxy": [1, 1, 5, 5], "class": "Tree"}], "ana")
+
+def test_project_on_s3(s3_settings, frames, tmp_path):
+    bucket = f"lab-{uuid.uuid4().hex[:10]}"
+    ws = S3Storage(f"s3://{bucket}/ws", s3_settings); ws.client.create_bucket(Bucket=bucket)
+    for n in ("OSBS_029.png", "SOAP_061.png"): ws.put_file(frames[n], f"incoming/{n}")
+    ws.write_bytes("incoming/bad.jpg", b"\xff\xd8\xff junk")
+    p = create_project("s3p", f"s3://{bucket}/ws/incoming", ["Tree"], store=ws, settings=s3_settings)
+    assert p.images() == ["OSBS_029.png", "SOAP_061.png", "bad.jpg"]
+    assert load_record(p, "bad.jpg")["status"] == "skipped"
+    im, rec = display_image(p, "OSBS_029.png", 200)
+    assert im.size == (200, 200) and (rec["width"], rec["height"]) == (400, 400)
+    a = load_record(p, "OSBS_029.png")
+    save_record(p, draw_box(a, [10, 10, 80, 90], "Tree", "ana"), "ana", status="labeled")
+    with pytest.raises(ConflictError): save_record(p, a, "ben")
+    p2 = open_project("s3p", ws, s3_settings)  # resumed from S3 alone
+    assert load_record(p2, "OSBS_029.png")["boxes"][0]["xyxy"] == [10.0, 10.0, 80.0, 90.0]
+    save_record(p2, draw_box(load_record(p2, "SOAP_061.png"), [5, 5, 60, 60], "Tree", "ana"), "ana", status="labeled")
+    info = export_dataset(p2, "s3_labels_20261128_1300", val_fraction=0.5, seed=0)
+    assert info["classes"] == ["Tree"] and ws.is_published("datasets/s3_labels_20261128_1300")
