@@ -15,8 +15,10 @@ from .core import (AWSError, SDK_MISSING, check_request, execution_role, project
 
 # %% auto #0
 __all__ = ['ENTRY_SCRIPT', 'ENTRY_PY', 'NOT_FOR_TRAINING', 'PYTORCH_VERSION', 'PY_VERSION', 'LOOKUP_INSTANCE_TYPE',
-           'CHECKPOINT_DIR', 'TRAIN_CHANNEL', 'LOGGED_METRICS', 'METRIC_DEFINITIONS', 'training_requirements',
-           'training_source_dir', 'training_image', 'model_trainer', 'container_environment', 'training_request']
+           'CHECKPOINT_DIR', 'TRAIN_CHANNEL', 'LOGGED_METRICS', 'METRIC_DEFINITIONS', 'TRAIN_HYPERPARAMETERS',
+           'CHECKPOINT_STATE', 'MODEL_STEM', 'MODEL_FILES', 'SM_ROOT', 'training_requirements', 'training_source_dir',
+           'training_image', 'model_trainer', 'container_environment', 'training_request', 'job_hyperparameters',
+           'mirror', 'metric_line', 'write_model_dir', 'sagemaker_entry']
 
 # %% ../../nbs/15_sm_train.ipynb #sm150007
 ENTRY_SCRIPT = "sagemaker_train.py"  # the script SageMaker runs, inside source_dir
@@ -154,3 +156,193 @@ def training_request(trainer, # a `ModelTrainer` from `model_trainer` (plain val
     try: req = trainer._create_training_job_args(boto3=True)  # the SDK's own request builder (used by `train`)
     except Exception as e: raise AWSError(f"Cannot build the training job request: {' '.join(str(e).split())}") from None
     return check_request("sagemaker", "CreateTrainingJob", req)
+
+# %% ../../nbs/15_sm_train.ipynb #sm150041
+TRAIN_HYPERPARAMETERS = {"model": str, "epochs": int, "imgsz": int, "batch": int, "lr0": float, "patience": int, "seed": int,
+                         "workers": int, "device": str}  # `train` arguments a job may set, with their types
+
+def _typed(k:str, v):
+    "Hyperparameter `k` as `train` takes it."
+    want = TRAIN_HYPERPARAMETERS.get(k)
+    if isinstance(v, str) and want is not str:
+        try: v = json.loads(v)
+        except ValueError: pass
+    if want is None or isinstance(v, want) and not isinstance(v, bool): return v
+    if want is float and isinstance(v, int) and not isinstance(v, bool): return float(v)
+    if want is int and isinstance(v, float) and v.is_integer(): return int(v)
+    if want is str and isinstance(v, (int, float)) and not isinstance(v, bool): return str(v)
+    from dronemlops.train import TrainingError
+    raise TrainingError(f"Hyperparameter {k}={v!r} must be {want.__name__}: fix it in the job's hyperparameters.")
+
+def job_hyperparameters(argv:list[str]|None=None, # `--name value` pairs, as SageMaker passes them to the script
+                        env:Mapping[str, str]|None=None, # the container environment; its SM_HPS (JSON) wins over argv
+                       ) -> dict:
+    "The job's hyperparameters from argv and SM_HPS, typed for `train` (others pass through to Ultralytics)."
+    env = os.environ if env is None else env
+    args, hps = list(argv or []), {}
+    for k, v in zip(args[::2], args[1::2] + [None]):
+        if not k.startswith("--") or v is None:
+            from dronemlops.train import TrainingError
+            raise TrainingError(f"Unexpected argument {k!r}{'' if v is not None else ' without a value'}: the entry point takes --name value pairs.")
+        hps[k[2:]] = v
+    hps.update(json.loads(env.get("SM_HPS") or "{}"))
+    return {k: _typed(k, v) for k, v in hps.items() if not k.startswith("sagemaker_")}
+
+# %% ../../nbs/15_sm_train.ipynb #sm150044
+CHECKPOINT_STATE = "dronemlops-train.json"  # in the checkpoint folder: the run being trained, and its last saved epoch
+
+def mirror(src:str|Path, # a folder
+           dest:str|Path, # its copy, updated in place
+          ) -> list[str]:
+    "Copy the files of `src` whose size or time differ into `dest`, each atomically; returns what was copied."
+    src, dest, done = Path(src), Path(dest), []
+    for f in sorted(p for p in src.rglob("*") if p.is_file()):
+        d = dest/f.relative_to(src)
+        st = f.stat()
+        if d.is_file() and d.stat().st_size == st.st_size and d.stat().st_mtime_ns == st.st_mtime_ns: continue
+        d.parent.mkdir(parents=True, exist_ok=True)
+        tmp = d.with_name(f".{d.name}.partial")
+        shutil.copy2(f, tmp); os.replace(tmp, d)
+        done.append(str(f.relative_to(src)))
+    return done
+
+def _checkpointer(ckpt:Path, dataset:str) -> tuple[str, Any]:
+    "An on_model_save callback mirroring the run folder into `ckpt` with the state file, after every saved epoch."
+    def save(trainer):
+        run_dir = Path(trainer.save_dir)
+        mirror(run_dir, ckpt/"run")
+        state = {"run_dir": str(run_dir), "run_name": run_dir.name, "dataset": dataset, "epoch": trainer.epoch + 1, "epochs": trainer.epochs}
+        (ckpt/f".{CHECKPOINT_STATE}.partial").write_text(json.dumps(state)); os.replace(ckpt/f".{CHECKPOINT_STATE}.partial", ckpt/CHECKPOINT_STATE)
+    return "on_model_save", save
+
+# %% ../../nbs/15_sm_train.ipynb #sm150046
+def _restore(ckpt:Path, state:dict, channel:Path, settings:Settings) -> str:
+    "Put the checkpointed run back in place and mark its MLflow run KILLED; returns the run id to resume."
+    from dronemlops import tracking
+    from dronemlops.storage import MARKER
+    from dronemlops.train import TrainingError
+    run_dir = Path(state["run_dir"])
+    mirror(ckpt/"run", run_dir)
+    work = run_dir.parent/f"{run_dir.name}-data"  # where `train` keeps its working copy (the checkpoint's data.yaml points there)
+    if not work.is_dir(): shutil.copytree(channel, work, ignore=shutil.ignore_patterns(MARKER, "*.cache"))
+    tracker = tracking.TrainingTracker(settings)
+    runs = tracker.client.search_runs([tracker.exp_id], f"tags.`dronemlops.run_dir` = '{run_dir}'", max_results=1)
+    if not runs: raise TrainingError(f"The checkpoint in {ckpt} names run folder {run_dir}, but MLflow ({settings.mlflow_tracking_uri}) has no run for it: "
+                                     "start the job with an empty checkpoint S3 URI.")
+    tracker.run_id = runs[0].info.run_id
+    if runs[0].info.status == "RUNNING": tracker.end("KILLED", "the instance was stopped (managed spot); resumed from the job's checkpoint")
+    return tracker.run_id
+
+# %% ../../nbs/15_sm_train.ipynb #sm150048
+def metric_line(step:int, # the epoch, from 1
+                metrics:Mapping[str, float], # stable names, as logged to MLflow
+               ) -> str:
+    "One log line for an epoch: `epoch=N` then `name=value` for each of LOGGED_METRICS present."
+    return " ".join([f"epoch={step}", *(f"{k}={float(metrics[k])!r}" for k in LOGGED_METRICS if k in metrics)])
+
+class _LogLines:
+    "A tracker-like sink for `train._epoch_logger`: prints each epoch's metrics as a `metric_line`."
+    def __init__(self, echo): self.echo = echo
+    def log_epoch(self, metrics, step): self.echo(metric_line(step, metrics))
+
+# %% ../../nbs/15_sm_train.ipynb #sm150051
+MODEL_STEM = "model"  # model.pt, model.onnx in the model folder
+MODEL_FILES = (f"{MODEL_STEM}.pt", f"{MODEL_STEM}.onnx", "card.json", "README.md", "evaluation.json")  # what SM_MODEL_DIR holds after a job
+
+def _card(res, ev:dict, info:dict, hps:dict, imgsz:int, env:Mapping) -> dict:
+    "The model card's content for a job's model (the fields `train.model_card_markdown` shows)."
+    import platform, torch, ultralytics
+    from dronemlops import __version__
+    src, m = info.get("source") or {}, ev["metrics"]
+    return {"name": f"{res.dataset}-yolo11", "summary": f"YOLO11 detector trained by SageMaker training job {env.get('TRAINING_JOB_NAME', '(local run)')} on dataset version {res.dataset}.",
+            "data": {"description": src.get("description", f"dataset version {res.dataset}"), "license": src.get("license", "see the dataset version"),
+                     "dataset": res.dataset, "split": json.dumps(info.get("split", {})), "reserved_frame": "(none)",
+                     "tile_size": (info.get("tiling") or {}).get("tile_size")},
+            "recipe": {k: v for k, v in hps.items()}, "recipe_notebook": "nbs/15_sm_train.ipynb (dronemlops.aws.training.sagemaker_entry)",
+            "training_run": res.run_id, "dronemlops_version": __version__, "ultralytics_version": ultralytics.__version__,
+            "torch_version": torch.__version__, "machine": env.get("SM_CURRENT_INSTANCE_TYPE") or platform.machine(), "minutes": res.minutes,
+            "metrics": {**{k: m[k]["value"] for k in ("mAP50", "mAP50-95", "precision", "recall")}, "images": ev["images"],
+                        "instances": ev["instances"], "imgsz": imgsz, "split": ev["split"], "per_source": ev.get("per_source", {})},
+            "intended_use": "Object detection on imagery like the dataset version's; check evaluation.json before use.",
+            "limits": "Measured only on the dataset version's val split."}
+
+def write_model_dir(res, # the `TrainResult` of the job's training
+                    model_dir:str|Path, # SM_MODEL_DIR
+                    output_dir:str|Path, # SM_OUTPUT_DATA_DIR: the evaluation's plots and predictions
+                    hps:dict, # the job's hyperparameters (the card's recipe)
+                    settings:Settings, # the job's settings
+                    env:Mapping[str, str], # the container environment (job name, instance type)
+                   ) -> list[str]:
+    "Evaluate the best weights on val and write MODEL_FILES into `model_dir`; returns the file names."
+    from dronemlops.evaluate import evaluate, evaluation_document
+    from dronemlops.train import package_weights
+    imgsz = hps.get("imgsz", 640)
+    info = json.loads((Path(settings.workspace)/"datasets"/res.dataset/"dataset_info.json").read_text())  # train and evaluate validate it
+    e = evaluate(res.best, res.dataset, split="val", out_dir=Path(output_dir)/"evaluation", imgsz=imgsz, settings=settings)
+    ev = evaluation_document(e)
+    package_weights(res.best, model_dir, _card(res, ev, info, hps, imgsz, env), stem=MODEL_STEM, imgsz=imgsz)
+    shutil.copyfile(e.json_path, Path(model_dir)/"evaluation.json")
+    return sorted(p.name for p in Path(model_dir).iterdir())
+
+# %% ../../nbs/15_sm_train.ipynb #sm150053
+SM_ROOT = "/opt/ml"  # SageMaker's folder in the container
+
+def _job_settings(root:Path, env:Mapping[str, str], ckpt:Path, output_dir:Path) -> Settings:
+    "The job's settings: `DRONEMLOPS_*` from its environment, a workspace and state folder under `root`."
+    over = dict(workspace=str(root/"dronemlops"/"workspace"), local_dir=str(root/"dronemlops"))
+    if not env.get("DRONEMLOPS_MLFLOW_TRACKING_URI"):
+        over.update(mlflow_tracking_uri=f"sqlite:///{ckpt/'mlflow.db'}", mlflow_artifact_root=str(output_dir/"mlflow-artifacts"))
+    return load_settings(env=env, cwd=root, **over)
+
+def _link_channel(channel:Path, settings:Settings) -> str:
+    "Make the channel the published version `datasets/<name>` of the job's workspace (hard links: no copy, no extra disk); returns the name."
+    from dronemlops.storage import MARKER
+    from dronemlops.train import TrainingError
+    if not (channel/MARKER).is_file():
+        raise TrainingError(f"{channel} (SM_CHANNEL_TRAIN) is not a published dataset version: it has no {MARKER}. Train on a version URI from `dronemlops datasets`.")
+    name = json.loads((channel/MARKER).read_text())["name"]
+    dest = Path(settings.workspace)/"datasets"/name
+    if dest.exists(): shutil.rmtree(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try: shutil.copytree(channel, dest, copy_function=os.link)
+    except OSError:  # another file system: copy
+        shutil.rmtree(dest, ignore_errors=True); shutil.copytree(channel, dest)
+    return name
+
+def _chain(ours:Mapping, theirs:Mapping) -> dict:
+    "One callback per event (what `train` takes): ours, then the caller's."
+    def both(f, g):
+        def run(trainer): f(trainer); g(trainer)
+        return run
+    return {e: both(ours[e], theirs[e]) if e in ours and e in theirs else ours.get(e) or theirs[e] for e in {**ours, **theirs}}
+
+def sagemaker_entry(argv:list[str]|None=None, # `--name value` hyperparameters; default sys.argv[1:]
+                    env:Mapping[str, str]|None=None, # the container environment (SM_*, DRONEMLOPS_*); default os.environ
+                    root:str|Path=SM_ROOT, # SageMaker's folder: checkpoints/ and the job's working folder under it
+                    callbacks:Mapping|None=None, # extra Ultralytics callbacks {event: fn(trainer)}
+                    echo=print, # where the per-epoch metric lines go (the job's log)
+                   ) -> dict:
+    "Train in a SageMaker training container: validate the channel's dataset, train (resuming from checkpoints), write the model folder."
+    import sys
+    from dronemlops.train import train, TrainingError, _epoch_logger
+    env = dict(os.environ if env is None else env)
+    hps = job_hyperparameters(sys.argv[1:] if argv is None else argv, env)
+    root = Path(root)
+    if not env.get("SM_CHANNEL_TRAIN"): raise TrainingError("SM_CHANNEL_TRAIN is not set: run this in a SageMaker training job with a `train` channel.")
+    channel, ckpt = Path(env["SM_CHANNEL_TRAIN"]), root/"checkpoints"
+    model_dir, output_dir = Path(env.get("SM_MODEL_DIR") or root/"model"), Path(env.get("SM_OUTPUT_DATA_DIR") or root/"output"/"data")
+    for d in (ckpt, model_dir, output_dir): d.mkdir(parents=True, exist_ok=True)
+    settings = _job_settings(root, env, ckpt, output_dir)
+    name = _link_channel(channel, settings)
+    state = json.loads((ckpt/CHECKPOINT_STATE).read_text()) if (ckpt/CHECKPOINT_STATE).is_file() else None
+    cbs = _chain(dict([_checkpointer(ckpt, name), ("on_fit_epoch_end", _epoch_logger(_LogLines(echo)))]), callbacks or {})
+    kw = dict(settings=settings, export_onnx=False, callbacks=cbs)  # the ONNX export is made once, by package_weights
+    if state:
+        run_id = _restore(ckpt, state, channel, settings)
+        echo(f"resuming MLflow run {run_id} from the checkpoint of epoch {state['epoch']}/{state['epochs']}")
+        res = train(name, resume=run_id, **kw)
+    else:
+        res = train(name, run_name=env.get("TRAINING_JOB_NAME") or "sagemaker-training", **{**hps, **kw})
+    files = write_model_dir(res, model_dir, output_dir, hps, settings, env)
+    return {"run_id": res.run_id, "dataset": name, "epochs_done": res.epochs_done, "resumed_from_epoch": state["epoch"] if state else None,
+            "metrics": res.metrics, "model_dir": str(model_dir), "files": files}
