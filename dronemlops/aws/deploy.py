@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from fastcore.script import bool_arg
 from ..config import Settings, load_settings
 from ..tracking import REGISTERED_MODEL, configure_mlflow, store_missing
-from .core import (AWSError, AWSRequests, SDK_MISSING, boto_session, execution_role, format_request,
-                                 project_tags, resource_name, sagemaker_uri)
+from .core import (AWSError, AWSRequests, SDK_MISSING, boto_session, execution_role, project_tags,
+                                 resource_name, sagemaker_uri)
 
 # %% auto #0
 __all__ = ['PYTORCH_INFERENCE', 'CPU_INSTANCE_TYPES', 'MLFLOW_MODEL', 'MLFLOW_VERSION', 'MLFLOW_RUN', 'VARIANT',
@@ -155,11 +155,12 @@ def mirror_version(version:str|int, # the MLflow model version, promoted through
     "Mirror a promoted MLflow version as a SageMaker model package pending manual approval; returns its ARN (the same one when mirrored before)."
     s = settings or load_settings()
     mv = promoted_version(version, name, s)
+    prefix = sagemaker_uri(s, "models", name, f"v{mv.version}-{mv.run_id[:8]}")  # refuses a missing bucket before anything is created
     req = AWSRequests(s)
     group = package_group(s, name)
     _ensure_group(req, group, name)
     if (arn := find_package(mv.version, name, requests=req, run_id=mv.run_id)): return arn
-    model_data, evaluation_uri = _upload(mv, sagemaker_uri(s, "models", name, f"v{mv.version}-{mv.run_id[:8]}"), s)
+    model_data, evaluation_uri = _upload(mv, prefix, s)
     image = inference_image(s, instance_types[0])
     arn = req("sagemaker", "CreateModelPackage", **package_request(mv, group, model_data, evaluation_uri, image, s, instance_types))["ModelPackageArn"]
     configure_mlflow(s).MlflowClient().set_model_version_tag(name, str(mv.version), "sagemaker_model_package", arn)
