@@ -1,5 +1,6 @@
 "The CloudFormation stack: cfn-lint and the least-privilege check on the shipped template, bootstrap on a moto server, and the one-line errors without AWS configuration."
 import copy, json, os, uuid
+from pathlib import Path
 import pytest
 from dronemlops.config import load_settings
 from dronemlops.aws.core import AWSError, aws_client
@@ -202,3 +203,12 @@ def test_cli_unknown_action(no_aws):
 def s_settings(aws_env, tmp_path):
     "Settings on the moto server with a project of its own, so each test's stack and roles are new."
     return load_settings(env={}, cwd=tmp_path, project=f"t{uuid.uuid4().hex[:10]}", aws_endpoint_url=aws_env["AWS_ENDPOINT_URL"])
+
+def test_resource_star_actions_have_no_resource_type_in_aws_reference():
+    "AWS's action list (cfn-lint's copy) gives the allow-listed actions no resource type, but PutMetricData's optional dataset."
+    import cfnlint
+    spec = json.loads((Path(cfnlint.__file__).parent/"data"/"AdditionalSpecs"/"Policies.json").read_text())
+    types = {a: spec[a.split(":")[0]]["Actions"][a.split(":")[1].lower()].get("Resources", []) for a in RESOURCE_STAR}
+    assert {a: t for a, t in types.items() if t} == {"cloudwatch:PutMetricData": ["dataset"]}
+    put = [st for st in policy_statements(load_template()) if st.get("Action") == ["cloudwatch:PutMetricData"]]
+    assert [st["Condition"] for st in put] == [{"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}]

@@ -154,7 +154,8 @@ RESOURCE_STAR = {  # action -> why it cannot name a resource
     "application-autoscaling:DescribeScalingPolicies": "lists by service namespace; no resource type",
     "application-autoscaling:DescribeScalingActivities": "lists by service namespace; no resource type",
     "ecr:GetAuthorizationToken": "the docker login token is for the whole registry; no resource type (the image pulls themselves are scoped to repositories)",
-    "cloudwatch:PutMetricData": "metrics have no ARN; the statement narrows it with the cloudwatch:namespace condition to /aws/sagemaker/*",
+    "cloudwatch:PutMetricData": "metrics have no ARN (AWS lists only an optional CloudWatch dataset, and metrics go to the default one); "
+                                "the statement narrows it with the cloudwatch:namespace condition to /aws/sagemaker/*",
 }
 
 AWS_NAMED_SCOPES = {  # regex on a resource -> why it may hold a wildcard without the project name
