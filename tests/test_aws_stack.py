@@ -212,3 +212,21 @@ def test_resource_star_actions_have_no_resource_type_in_aws_reference():
     assert {a: t for a, t in types.items() if t} == {"cloudwatch:PutMetricData": ["dataset"]}
     put = [st for st in policy_statements(load_template()) if st.get("Action") == ["cloudwatch:PutMetricData"]]
     assert [st["Condition"] for st in put] == [{"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}]
+
+def test_aws_verb_parses_its_flags():
+    from fastcore.script import anno_parser
+    args = vars(anno_parser(aws_cmd).parse_args(["bootstrap", "--dry-run", "--capture-retention-days", "7", "--stack-name", "x-stack"]))
+    assert (args["action"], args["dry_run"], args["capture_retention_days"], args["stack_name"]) == ("bootstrap", True, 7, "x-stack")
+    assert vars(anno_parser(aws_cmd).parse_args(["bootstrap"]))["dry_run"] is False  # without the flag it creates
+
+def test_dronemlops_aws_bootstrap_without_credentials_exits_2_with_one_line(no_aws, monkeypatch, capsys):
+    "Through the command's entry point (the verb put in VERBS here, as the CLI notebook does)."
+    from dronemlops import cli
+    monkeypatch.setitem(cli.VERBS, "aws", aws_cmd)
+    (no_aws/"dronemlops.toml").write_text('project = "survey-team"\naws_region = "eu-west-1"\n')
+    assert cli.main(["aws", "bootstrap"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("dronemlops aws: error: SageMaker and the other AWS services needs AWS credentials")
+    assert "aws_profile" in err and "Traceback" not in err
+    assert cli.main(["aws", "bootstrap", "--dry-run"]) == 0
+    assert "[dry run] would create or update CloudFormation stack survey-team-sagemaker in eu-west-1" in capsys.readouterr().out
