@@ -281,6 +281,22 @@ def _approval(req:AWSRequests, pkg:dict) -> str:
                    for _, op, p in req.sent)
     return "Approved" if req.dry_run and approved else pkg["ModelApprovalStatus"]
 
+def _check_package(req:AWSRequests, pkg:dict, serverless:bool, instance_type:str) -> None:
+    "Refuse a package that is not approved, or a real-time instance type it was not packaged for."
+    if (status := _approval(req, pkg)) != "Approved":
+        raise DeployError(f"Model package {pkg['ModelPackageArn']} is {status}, not Approved: approve it (`dronemlops approve "
+                          f"{pkg.get('CustomerMetadataProperties', {}).get(MLFLOW_VERSION, pkg['ModelPackageArn'])}`), which also deploys it.")
+    supported = pkg["InferenceSpecification"].get("SupportedRealtimeInferenceInstanceTypes", [])
+    if not serverless and instance_type not in supported:
+        raise DeployError(f"--instance-type {instance_type} is not one the package supports ({', '.join(supported)}): mirror it with that instance type.")
+
+def _check_endpoint(endpoint:str, current:dict|None, update:bool) -> None:
+    "Refuse creating an endpoint whose name is taken, or updating one that does not exist."
+    if current and not update:
+        raise DeployError(f"Endpoint {endpoint!r} already exists (config {current['EndpointConfigName']}): run again with --update "
+                          "to deploy this package to it (blue/green, rolled back on alarms), or choose another --endpoint-name.")
+    if update and not current: raise DeployError(f"Endpoint {endpoint!r} does not exist, so there is nothing to update: deploy without --update to create it.")
+
 def _existing(req:AWSRequests, endpoint:str) -> dict|None:
     "The endpoint's description, or None when there is no endpoint of that name."
     found = req("sagemaker", "ListEndpoints", NameContains=endpoint, MaxResults=100)["Endpoints"]
@@ -310,8 +326,15 @@ def wait_in_service(req:AWSRequests, # the requests (a dry run does not wait: no
         time.sleep(poll)
 
 # %% ../../nbs/17_deploy.ipynb #d17a0044
-def _update(req:AWSRequests, endpoint:str, config_name:str, current:dict, serverless:bool, instance_type:str,
-            scaling:list, timeout:float) -> None:
+def _update(req:AWSRequests, # the deployment's requests
+            endpoint:str, # the endpoint to update
+            config_name:str, # its new endpoint configuration
+            current:dict, # the endpoint's description (its current configuration)
+            serverless:bool, # the new configuration is serverless
+            instance_type:str, # the new configuration's instance type
+            scaling:list, # `scaling_requests` for the new configuration (empty for serverless)
+            timeout:float, # seconds to wait before registering autoscaling again
+           ) -> None:
     "Update `endpoint` to `config_name` blue/green; autoscaling is deregistered first when the instance type changes (AWS requires it)."
     target = {"ServiceNamespace": "sagemaker", "ResourceId": f"endpoint/{endpoint}/variant/{VARIANT}", "ScalableDimension": SCALABLE_DIMENSION}
     scaled = req("application-autoscaling", "DescribeScalableTargets", ServiceNamespace="sagemaker",
@@ -353,19 +376,11 @@ def deploy(package_arn:str, # the approved model package's ARN
     pkg = req("sagemaker", "DescribeModelPackage", ModelPackageName=package_arn)
     endpoint = endpoint_name or pkg["ModelPackageGroupName"]
     _check_options(endpoint, serverless, min_instances, max_instances, target_invocations, memory_mb, max_concurrency, capture_percent)
-    if (status := _approval(req, pkg)) != "Approved":
-        raise DeployError(f"Model package {package_arn} is {status}, not Approved: approve it (`dronemlops approve "
-                          f"{pkg.get('CustomerMetadataProperties', {}).get(MLFLOW_VERSION, package_arn)}`), which also deploys it.")
-    supported = pkg["InferenceSpecification"].get("SupportedRealtimeInferenceInstanceTypes", [])
-    if not serverless and instance_type not in supported:
-        raise DeployError(f"--instance-type {instance_type} is not one the package supports ({', '.join(supported)}): mirror it with that instance type.")
+    _check_package(req, pkg, serverless, instance_type)
     current = _existing(req, endpoint)
-    if current and not update:
-        raise DeployError(f"Endpoint {endpoint!r} already exists (config {current['EndpointConfigName']}): run again with --update "
-                          "to deploy this package to it (blue/green, rolled back on alarms), or choose another --endpoint-name.")
-    if update and not current: raise DeployError(f"Endpoint {endpoint!r} does not exist, so there is nothing to update: deploy without --update to create it.")
-    name = resource_name(s, "detector", f"v{pkg.get('CustomerMetadataProperties', {}).get(MLFLOW_VERSION, pkg.get('ModelPackageVersion'))}",
-                         time.strftime("%Y%m%d-%H%M%S"), uuid.uuid4().hex[:4])
+    _check_endpoint(endpoint, current, update)
+    version = pkg.get("CustomerMetadataProperties", {}).get(MLFLOW_VERSION, pkg.get("ModelPackageVersion"))
+    name = resource_name(s, "detector", f"v{version}", time.strftime("%Y%m%d-%H%M%S"), uuid.uuid4().hex[:4])  # model and its config
     req("sagemaker", "CreateModel", ModelName=name, PrimaryContainer={"ModelPackageName": package_arn}, ExecutionRoleArn=role, Tags=project_tags(s))
     req("sagemaker", "CreateEndpointConfig", **endpoint_config_request(name, name, s, serverless, instance_type, min_instances,
                                                                        memory_mb, max_concurrency, capture_percent))
