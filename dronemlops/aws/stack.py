@@ -197,8 +197,8 @@ def check_least_privilege(template:dict, # a template from `load_template`
 # %% ../../nbs/18_stack.ipynb #s1800032
 def _parameter_problem(spec:dict, value:str) -> str|None:
     "Why `value` breaks the parameter's constraints in the template, or None."
-    why = f" ({spec['ConstraintDescription']})" if "ConstraintDescription" in spec else ""
-    if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"].strip("^$"), value): return f"does not match {spec['AllowedPattern']}{why}"
+    why = f" ({spec['ConstraintDescription'].rstrip('.')})" if "ConstraintDescription" in spec else ""
+    if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value): return f"does not match {spec['AllowedPattern']}{why}"
     if "AllowedValues" in spec and value not in map(str, spec["AllowedValues"]): return f"is not one of {spec['AllowedValues']}"
     if "MaxLength" in spec and len(value) > int(spec["MaxLength"]): return f"is longer than {spec['MaxLength']} characters"
     if spec.get("Type") == "Number":
