@@ -17,14 +17,23 @@ __all__ = ['VERBS', 'EXIT_STATUS', 'main', 'config', 'sample', 'profile', 'conve
            'workflow', 'demo']
 
 # %% ../nbs/90_cli.ipynb #06277796
-VERBS = {}  # verb -> function, in pipeline order; each verb's cell adds itself
+VERBS = {}  # verb -> function (or "module:function", imported when the verb runs), in pipeline order; each verb's cell adds itself
 EXIT_STATUS = ("exit status: 0 done; 1 the dataset is invalid (validate) or an unexpected error (a bug: its traceback is shown); "
                "2 a refused input or setting (one line on stderr saying what and how to fix)")
+
+def _verb(name:str): # a key of VERBS
+    "The function behind verb `name`, importing its module the first time when VERBS holds a 'module:function' string."
+    f = VERBS[name]
+    if isinstance(f, str):
+        import importlib
+        mod, _, fn = f.partition(":")
+        f = VERBS[name] = getattr(importlib.import_module(mod), fn)
+    return f
 
 def _usage() -> str:
     w = max(map(len, VERBS))
     return ("usage: dronemlops <verb> [options]   (dronemlops <verb> --help explains each option)\n\nverbs:\n"
-            + "\n".join(f"  {k:<{w}}  {f.__doc__}" for k, f in VERBS.items()) + f"\n\n{EXIT_STATUS}")
+            + "\n".join(f"  {k:<{w}}  {_verb(k).__doc__}" for k in VERBS) + f"\n\n{EXIT_STATUS}")
 
 def main(argv:list[str]|None=None, # the arguments after `dronemlops`; default `sys.argv[1:]`
         ) -> int:
@@ -36,7 +45,7 @@ def main(argv:list[str]|None=None, # the arguments after `dronemlops`; default `
         close = difflib.get_close_matches(verb, VERBS, n=1)
         print(f"dronemlops: unknown verb {verb!r}.{f' Did you mean {close[0]!r}?' if close else ''}\n\n{_usage()}", file=sys.stderr)
         return 2
-    fn = VERBS[verb]
+    fn = _verb(verb)
     p = anno_parser(fn, prog=f"dronemlops {verb}")
     p.epilog = EXIT_STATUS
     args = vars(p.parse_args(rest)); args.pop("pdb", None); args.pop("xtra", None)
@@ -246,8 +255,17 @@ def train_cmd(dataset:str, # a dataset version name (validated first)
               min_train:int=None, # minimum train images (default: setting min_train_images)
               min_val:int=None, # minimum val images (default: setting min_val_images)
               workspace:str=None, # override the workspace
+              on:str="local", # where to train: local (this machine) or sagemaker (a SageMaker training job, followed to its end)
+              instance_type:str="ml.g4dn.xlarge", # --on sagemaker: the training instance
+              spot:bool_arg=True, # --on sagemaker: managed spot training (resumes from its checkpoints after an interruption)
              ):
-    "Train YOLO11 on a dataset version with MLflow tracking; prints the run id, metrics and weights."
+    "Train YOLO11 on a dataset version with MLflow tracking (here, or as a SageMaker job); prints the run id, metrics and weights."
+    if on not in ("local", "sagemaker"): raise DroneMLOpsError(f"--on must be local or sagemaker, not {on!r}.")
+    if on == "sagemaker":
+        from dronemlops.aws.training import submit_training
+        job = submit_training(dataset, settings=load_settings(workspace=workspace), model=model, epochs=epochs, imgsz=imgsz, batch=batch,
+                              lr0=lr0, instance_type=instance_type, use_spot=spot, hyperparameters={"patience": patience, "seed": seed})
+        print(json.dumps(job, indent=2, default=str)); return
     from dronemlops.train import train
     dev = int(device) if str(device).isdigit() else device
     r = train(dataset, model=model, epochs=epochs, imgsz=imgsz, batch=batch, lr0=lr0, patience=patience, seed=seed, device=dev,
@@ -354,6 +372,18 @@ def serve_cmd(model:str="starter", # "starter", a .pt or .onnx file, an s3:// UR
           settings=load_settings(workspace=workspace))
 
 VERBS["serve"] = serve_cmd
+
+# %% ../nbs/90_cli.ipynb #c90b0002
+VERBS.update({
+    "pipeline": "dronemlops.aws.pipeline:pipeline_cmd",  # run --local | upsert | start | status: one pipeline, two engines
+    "mirror": "dronemlops.aws.deploy:mirror_cmd",  # a promoted MLflow version -> a SageMaker model package
+    "approve": "dronemlops.aws.deploy:approve_cmd",  # approving a package is what deploys it
+    "deploy": "dronemlops.aws.deploy:deploy_cmd",
+    "aws": "dronemlops.aws.stack:aws_cmd",  # bootstrap: the bucket and IAM roles (CloudFormation)
+    "labeling": "dronemlops.labeling:labeling_cmd",
+    "groundtruth": "dronemlops.aws.ground_truth:groundtruth_cmd",
+    "monitor": "dronemlops.monitor:monitor_cmd",
+})
 
 # %% ../nbs/90_cli.ipynb #c90a002a
 def workflow(name:str, # the workflow notebook in nbs/workflows, without .ipynb
