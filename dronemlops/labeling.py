@@ -17,12 +17,13 @@ from .storage import Storage, LocalStorage, open_storage, check_name, NotFoundEr
 from .images import IMAGE_SUFFIXES, inspect_image, pil_open
 
 # %% auto #0
-__all__ = ['LABELING_PREFIX', 'STATUSES', 'SOURCES', 'ORDERS', 'LabelingError', 'ConflictError', 'check_classes', 'new_record',
-           'draw_box', 'accept_boxes', 'move_box', 'resize_box', 'delete_box', 'relabel_box', 'update_boxes',
-           'LabelProject', 'create_project', 'open_project', 'load_record', 'save_record', 'display_size',
-           'display_transform', 'open_display', 'display_image', 'mark_unreadable', 'box_iou', 'match_f1',
-           'uncertainty', 'pre_annotate_image', 'pre_annotate', 'records', 'queue', 'next_image', 'previous_image',
-           'progress', 'review_stats', 'labeler_agreement', 'record_to_annotations', 'export_dataset']
+__all__ = ['LABELING_PREFIX', 'STATUSES', 'SOURCES', 'MACHINE_WRITERS', 'DISPLAY_SIDE', 'ORDERS', 'LabelingError',
+           'ConflictError', 'check_classes', 'new_record', 'draw_box', 'accept_boxes', 'move_box', 'resize_box',
+           'delete_box', 'relabel_box', 'update_boxes', 'LabelProject', 'create_project', 'open_project', 'load_record',
+           'save_record', 'display_size', 'display_transform', 'open_display', 'display_image', 'mark_unreadable',
+           'box_iou', 'match_f1', 'uncertainty', 'pre_annotate_image', 'pre_annotate', 'records', 'queue', 'next_image',
+           'previous_image', 'progress', 'review_stats', 'labeler_agreement', 'record_to_annotations', 'export_dataset',
+           'labeling_cmd']
 
 # %% ../nbs/20_labeling.ipynb #lab00007
 class LabelingError(DroneMLOpsError, ValueError):
@@ -34,6 +35,7 @@ class ConflictError(LabelingError):
 LABELING_PREFIX = "labeling"  # projects live under this folder of the workspace
 STATUSES = ("todo", "labeled", "reviewed", "skipped")  # an image's place in the work
 SOURCES = ("proposed", "accepted", "moved", "resized", "drawn")  # where a box came from: a model, then a person
+MACHINE_WRITERS = ("model", "dronemlops")  # writers that are not people: pre-annotation and the queue's own bookkeeping
 
 # %% ../nbs/20_labeling.ipynb #lab00009
 def check_classes(classes:Iterable[str], # the class names, in the order their ids should have
@@ -289,56 +291,72 @@ def save_record(project:LabelProject, # the project
             raise ConflictError(f"{rec['image']} was saved by someone else (revision {stored}) since you loaded revision "
                                 f"{rec['revision']}: reload it and redo your change.")
         out.update(revision=stored + 1, updated_by=who, updated_at=_now())
-        if who not in out["labelers"]: out["labelers"] = [*out["labelers"], who]
+        if who not in out["labelers"] and who not in MACHINE_WRITERS: out["labelers"] = [*out["labelers"], who]
         project.store.write_text(key, json.dumps(out, indent=1))
     return out
 
 # %% ../nbs/20_labeling.ipynb #lab00033
-def display_size(width:int, # full-resolution width
+DISPLAY_SIDE = 1368  # default display side: a 5472 x 3648 (20 MP) frame decodes at exactly a quarter of its size
+
+def display_size(width:int, # full-resolution width (of the frame, or of a zoomed region)
                  height:int, # full-resolution height
-                 max_side:int, # the display's longest side in pixels
+                 max_side:int=DISPLAY_SIDE, # the display's longest side in pixels
+                 enlarge:bool=False, # scale up a frame smaller than the display (a zoomed region)
                 ) -> tuple[int, int]:
-    "The display's (width, height): the frame scaled so its longer side is at most `max_side` (never enlarged)."
-    s = min(1.0, max_side / max(width, height))
+    "The display's (width, height): scaled so its longer side is `max_side` (never enlarged unless `enlarge`)."
+    s = max_side / max(width, height)
+    if not enlarge: s = min(1.0, s)
     return max(1, round(width * s)), max(1, round(height * s))
+
+def _region(width:int, height:int, region) -> tuple[float, float, float, float]:
+    if region is None: return 0.0, 0.0, float(width), float(height)
+    x0, y0, x1, y1 = (float(v) for v in region)
+    if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
+        raise LabelingError(f"Region {[x0, y0, x1, y1]} is not inside the {width}x{height} frame: give x0 < x1 <= width, y0 < y1 <= height.")
+    return x0, y0, x1, y1
 
 def display_transform(width:int, # full-resolution width
                       height:int, # full-resolution height
-                      max_side:int, # the display's longest side in pixels
+                      max_side:int=DISPLAY_SIDE, # the display's longest side in pixels
+                      region=None, # a zoomed region (x0, y0, x1, y1) in full-resolution pixels; None: the whole frame
                      ) -> tuple[Callable, Callable]:
     "Two functions on (N, 4) xyxy arrays (or one box): full-resolution pixels to display pixels, and back."
-    dw, dh = display_size(width, height, max_side)
-    k = np.array([dw / width, dh / height] * 2)
-    to_display = lambda xyxy: np.asarray(xyxy, dtype=np.float64) * k
-    to_full = lambda xyxy: np.asarray(xyxy, dtype=np.float64) / k
+    x0, y0, x1, y1 = _region(width, height, region)
+    dw, dh = display_size(x1 - x0, y1 - y0, max_side, enlarge=region is not None)
+    k, o = np.array([dw / (x1 - x0), dh / (y1 - y0)] * 2), np.array([x0, y0] * 2)
+    to_display = lambda xyxy: (np.asarray(xyxy, dtype=np.float64) - o) * k
+    to_full = lambda xyxy: np.asarray(xyxy, dtype=np.float64) / k + o
     return to_display, to_full
 
 # %% ../nbs/20_labeling.ipynb #lab00035
 def open_display(src, # a local path, a binary file object or image bytes
-                 max_side:int=1600, # the display's longest side
+                 max_side:int=DISPLAY_SIDE, # the display's longest side
+                 region=None, # a zoomed region (x0, y0, x1, y1) in full-resolution pixels; None: the whole frame
                 ) -> tuple[Image.Image, tuple[int, int]]:
-    "The image as displayed (EXIF orientation applied), RGB, downscaled to `display_size`; and its full (width, height)."
+    "The image (or a region of it) as displayed (EXIF orientation applied), RGB, at `display_size`; and the frame's full (width, height)."
     im = pil_open(io.BytesIO(src) if isinstance(src, (bytes, bytearray)) else src)
-    full = im.size
     orient = im.getexif().get(0x0112, 1) if im.format in ("JPEG", "MPO", "TIFF", "WEBP") else 1
-    W, H = (full[1], full[0]) if orient in (5, 6, 7, 8) else full
-    dw, dh = display_size(W, H, max_side)
-    if im.format in ("JPEG", "MPO"):
-        im.draft("RGB", (dh, dw) if orient in (5, 6, 7, 8) else (dw, dh))  # decode at 1/2, 1/4 or 1/8 scale, still at least the display size
+    W, H = (im.height, im.width) if orient in (5, 6, 7, 8) else im.size
+    x0, y0, x1, y1 = _region(W, H, region)
+    dw, dh = display_size(x1 - x0, y1 - y0, max_side, enlarge=region is not None)
+    if im.format in ("JPEG", "MPO"):  # decode at 1/2, 1/4 or 1/8 scale where that still gives the display's detail
+        s = min(1.0, dw / (x1 - x0))
+        im.draft("RGB", (round(H * s), round(W * s)) if orient in (5, 6, 7, 8) else (round(W * s), round(H * s)))
     im = ImageOps.exif_transpose(im).convert("RGB")
-    return (im if im.size == (dw, dh) else im.resize((dw, dh), Image.BILINEAR, reducing_gap=2.0)), (W, H)
+    sx, sy = im.width / W, im.height / H
+    if im.size == (dw, dh) and region is None: return im, (W, H)
+    return im.resize((dw, dh), Image.BILINEAR, box=(x0 * sx, y0 * sy, x1 * sx, y1 * sy)), (W, H)
 
 def display_image(project:LabelProject, # the project
                   image:str, # an image key
-                  max_side:int=1600, # the display's longest side
+                  max_side:int=DISPLAY_SIDE, # the display's longest side
+                  region=None, # a zoomed region (x0, y0, x1, y1) in full-resolution pixels; None: the whole frame
                  ) -> tuple[Image.Image, dict]:
-    "The downscaled image to show, and its record; an unreadable image is marked `skipped` (with the reason) and raises `LabelingError`."
+    "The image (or a zoomed region) to show and its record; an unreadable image is marked `skipped` (with the reason) and raises `LabelingError`."
     rec = load_record(project, image)
     if rec["error"]: raise LabelingError(f"{image}: {rec['error']}; it is skipped.")
     st = project.images_store
-    try:
-        im, size = open_display(st.path(image) if isinstance(st, LocalStorage) else st.read_bytes(image), max_side)
-        im.load()
+    try: im, size = open_display(st.path(image) if isinstance(st, LocalStorage) else st.read_bytes(image), max_side, region)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         mark_unreadable(project, rec, f"cannot be decoded ({e}): the file is truncated or corrupt")
         raise LabelingError(f"{image}: cannot be decoded ({e}); it is marked skipped.") from None
@@ -570,3 +588,31 @@ def export_dataset(project:LabelProject, # the project
         if isinstance(st, LocalStorage): paths = [st.path(r["image"]) for r in recs]
         else: paths = [st.get_file(r["image"], Path(tmp)/r["image"]) for r in recs]
         return build_dataset(paths, anns, name, names=project.classes, source=source, store=project.store, settings=project.settings, **kw)
+
+# %% ../nbs/20_labeling.ipynb #lab00062
+def labeling_cmd(action:str, # create, queue, progress, preannotate or export
+                 project:str, # the project's name
+                 source:str=None, # create: the images' folder or s3:// prefix
+                 classes:str=None, # create: class names, comma-separated
+                 order:str="name", # queue: name, uncertainty or disagreement
+                 model:str="starter", # preannotate: "starter", "@champion" or a weights path
+                 conf:float=0.25, # preannotate: the proposal threshold
+                 compare:str=None, # preannotate: "full_frame" or a second model, for the disagreement score
+                 dataset:str=None, # export: the dataset version's name
+                ):
+    "Labeling projects: create one, show its queue or progress, pre-annotate its images, export it to a dataset version."
+    if action == "create":
+        if not source or not classes: raise LabelingError("create needs --source (a folder or s3:// prefix) and --classes (comma-separated).")
+        p = create_project(project, source, classes.split(","))
+        print(json.dumps({"project": p.name, "source": p.source, "classes": p.classes, "images": len(p.images())})); return
+    p = open_project(project)
+    if action == "queue": print(queue(p, order).to_string(index=False))
+    elif action == "progress": print(json.dumps(progress(p)))
+    elif action == "preannotate":
+        recs = pre_annotate(p, model, conf, compare=compare)
+        print(json.dumps({"pre_annotated": len(recs), "boxes": sum(len(r["boxes"]) for r in recs), **progress(p)}))
+    elif action == "export":
+        if not dataset: raise LabelingError("export needs --dataset, the new version's name (e.g. survey_labels_20261128_1300).")
+        info = export_dataset(p, dataset)
+        print(json.dumps({k: info[k] for k in ("name", "classes", "splits")}))
+    else: raise LabelingError(f"Unknown action {action!r}: use create, queue, progress, preannotate or export.")

@@ -108,7 +108,7 @@ def test_killed_during_saves_leaves_old_or_new_record(proj, tmp_path):
 
 def test_display_transform_round_trip_20mp(tmp_path, frames):
     W, H = 5472, 3648
-    to_d, to_f = display_transform(W, H, 1600)
+    to_d, to_f = display_transform(W, H, 1600)  # a display side that is not a decoder scale
     rng = np.random.default_rng(0)
     boxes = np.sort(rng.uniform(0, [W, H, W, H], size=(500, 4)).reshape(500, 2, 2), axis=1).reshape(500, 4)[:, [0, 2, 1, 3]]
     np.testing.assert_allclose(to_f(to_d(boxes)), boxes, atol=1e-6)
@@ -121,6 +121,11 @@ def test_display_transform_round_trip_20mp(tmp_path, frames):
     im.save(tmp_path/"big.jpg", quality=85, exif=ex)
     shown, size = open_display(tmp_path/"big.jpg", 1600)
     assert size == (W, H) and shown.size == display_size(W, H, 1600) == (1600, 1067)
+    shown, _ = open_display(tmp_path/"big.jpg")  # the default: a quarter-scale decode
+    assert shown.size == display_size(W, H) == (1368, 912)
+    zoom, _ = open_display(tmp_path/"big.jpg", 1368, region=(2000, 1000, 2684, 1456))  # 684 x 456 px of the frame, shown 2x
+    upright = np.asarray(Image.open(tmp_path/"big.jpg").transpose(Image.Transpose.ROTATE_270).convert("RGB").crop((2000, 1000, 2684, 1456)).resize((1368, 912), Image.BILINEAR), float)
+    assert zoom.size == (1368, 912) and np.abs(np.asarray(zoom, float) - upright).mean() < 3
 
 def test_update_boxes_rejects_unknown_ids(proj):
     r = draw_box(load_record(proj, "OSBS_029.png"), [1, 1, 20, 20], "Tree", "ana")
