@@ -6,7 +6,7 @@ Docs: https://dronemlops.github.io/dronemlops/stack.html.md"""
 
 # %% ../../nbs/18_stack.ipynb #s1800004
 from __future__ import annotations
-import importlib.resources, json, re, time
+import importlib.resources, re, time
 from pathlib import Path
 from typing import Any, Callable
 import yaml
