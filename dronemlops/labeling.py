@@ -180,7 +180,7 @@ class LabelProject:
         self.settings = settings or load_settings()
         self.images_store = open_storage(source, self.settings)
         self.prefix = f"{LABELING_PREFIX}/{name}"
-        self._images = None
+        self._images, self._headers = None, {}  # image keys; header facts of images without a record (read once per session)
     def __repr__(self): return f"LabelProject({self.name!r}, source={self.source!r}, classes={self.classes})"
 
     def record_key(self, image:str, # an image key under the source
@@ -253,7 +253,7 @@ def load_record(project:LabelProject, # the project
     "The saved record of `image`, or a new one from its header (`skipped`, with the reason, when it cannot be read)."
     try: return project.store.read_json(project.record_key(image))
     except NotFoundError: pass
-    f = _header(project, image)
+    f = project._headers.get(image) or project._headers.setdefault(image, _header(project, image))
     return new_record(image, f["width"] or 0, f["height"] or 0, f["error"])
 
 # %% ../nbs/20_labeling.ipynb #lab00029

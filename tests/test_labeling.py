@@ -149,3 +149,48 @@ def test_project_on_s3(s3_settings, frames, tmp_path):
     save_record(p2, draw_box(load_record(p2, "SOAP_061.png"), [5, 5, 60, 60], "Tree", "ana"), "ana", status="labeled")
     info = export_dataset(p2, "s3_labels_20261128_1300", val_fraction=0.5, seed=0)
     assert info["classes"] == ["Tree"] and ws.is_published("datasets/s3_labels_20261128_1300")
+
+# --- Ground Truth requests (moto has no labeling jobs: every request is checked against botocore's model) ---
+from dronemlops.aws.core import AWSError
+from dronemlops.aws.ground_truth import (GT_LAMBDA_ACCOUNTS, GT_PRICES, TASK_KINDS, labeling_job_request, workteam_arn, _usd,
+                                         estimate_cost, submit_labeling_job, BudgetError)
+
+@pytest.fixture
+def gt_settings(tmp_path):
+    return load_settings(env={}, cwd=tmp_path, project="survey", sagemaker_role_arn="arn:aws:iam::123456789012:role/sm", aws_region="us-east-1")
+
+@pytest.mark.parametrize("region", sorted(GT_LAMBDA_ACCOUNTS))
+def test_every_published_region_makes_a_valid_request(region, gt_settings):
+    for kind in TASK_KINDS:
+        for wf, team in (("public", None), ("private", f"arn:aws:sagemaker:{region}:123456789012:workteam/private-crowd/t")):
+            req = labeling_job_request("survey-label-x", "s3://b/in.manifest", "s3://b/out", "s3://b/cats.json", "s3://b/t.html",
+                                       workteam_arn(wf, region, team), region, kind, price_per_task=0.036 if wf == "public" else None,
+                                       settings=gt_settings)
+            assert req["HumanTaskConfig"]["PreHumanTaskLambdaArn"].endswith(f"{GT_LAMBDA_ACCOUNTS[region]}:function:PRE-{TASK_KINDS[kind]}")
+            assert ("PublicWorkforceTaskPrice" in req["HumanTaskConfig"]) == (wf == "public")
+
+def test_public_prices_convert_exactly():
+    for p in GT_PRICES["public_bounding_box_prices"]:
+        u = _usd(p)
+        assert u["Dollars"] + u["Cents"] / 100 + u["TenthFractionsOfACent"] / 1000 == pytest.approx(p, abs=1e-9)
+
+def test_bad_requests_fail(gt_settings):
+    kw = dict(manifest_uri="s3://b/in.manifest", output_uri="s3://b/out", categories_uri="s3://b/c.json", template_uri="s3://b/t.html",
+              region="us-east-1", settings=gt_settings)
+    pub = workteam_arn("public", "us-east-1")
+    with pytest.raises(AWSError, match="needs price_per_task"): labeling_job_request("j", workteam=pub, **kw)
+    with pytest.raises(AWSError, match="TaskTimeLimitInSeconds"): labeling_job_request("j", workteam=pub, price_per_task=0.036, task_time_limit_s="10 min", **kw)
+    with pytest.raises(AWSError, match="LabelingJobName"): labeling_job_request("", workteam=pub, price_per_task=0.036, **kw)
+    with pytest.raises(AWSError, match="No SageMaker execution role"):
+        labeling_job_request("j", workteam=pub, price_per_task=0.036, **{**kw, "settings": load_settings(env={}, cwd="/", aws_region="us-east-1")})
+
+def test_budget_cap_refuses_before_sending(gt_settings):
+    from dronemlops.aws.core import AWSRequests
+    req = labeling_job_request("survey-label-x", "s3://b/in.manifest", "s3://b/out", "s3://b/c.json", "s3://b/t.html",
+                               workteam_arn("public", "us-east-1"), "us-east-1", price_per_task=0.12, workers_per_object=5, settings=gt_settings)
+    est = estimate_cost(10_000, "public", 5, 0.12)
+    assert est["total_usd"] == 10_000 * 0.08 + 50_000 * 0.12
+    sent = AWSRequests(gt_settings, dry_run=True, echo=lambda s: None)
+    with pytest.raises(BudgetError, match="over the budget of USD 5000.00"): submit_labeling_job(req, est, 5000, sent)
+    assert sent.sent == []
+    assert submit_labeling_job(req, est, 7000, sent) == {} and [o for _, o, _ in sent.sent] == ["CreateLabelingJob"]

@@ -224,6 +224,7 @@ def prepare_labeling_job(source:str, # s3:// prefix of the images (or of anythin
                         ) -> tuple[dict, dict]:
     "Write the manifest, label categories and template to S3; return (the checked CreateLabelingJob request, the cost estimate)."
     s = settings or load_settings()
+    execution_role(s)  # a missing role is refused before any file is written
     if kind != "bounding_box" and not audit_attribute:
         raise AWSError(f"A {kind} job checks existing boxes: give audit_attribute, the manifest attribute that holds them (see adjustment_manifest).")
     name = resource_name(s, "label", job)
