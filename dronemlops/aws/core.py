@@ -204,4 +204,5 @@ def sdk_session(settings:Settings|None=None, # region, profile, endpoint, bucket
     bs = boto_session(s)
     return Session(boto_session=bs, sagemaker_client=aws_client("sagemaker", s, bs),
                    sagemaker_runtime_client=aws_client("sagemaker-runtime", s, bs),
-                   default_bucket=sagemaker_bucket(s), sagemaker_config=sdk_config(s))
+                   default_bucket=sagemaker_bucket(s), default_bucket_prefix=f"{s.project}/sagemaker",
+                   sagemaker_config=sdk_config(s))
