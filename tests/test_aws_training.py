@@ -107,3 +107,91 @@ def test_hyperparameters_are_typed_and_wrong_ones_refused():
         {"epochs": 3, "flipud": 0.5, "lr0": 1.0, "model": "starter"}
     with pytest.raises(TrainingError, match="Hyperparameter imgsz=True must be int"): job_hyperparameters([], env={"SM_HPS": '{"imgsz": true}'})
     with pytest.raises(TrainingError, match="Unexpected argument .3. without a value"): job_hyperparameters(["3"], env={})
+
+# --- submitting on the moto server ---------------------------------------------------------------------------------
+import time, uuid, boto3
+from dronemlops.aws.core import AWSError, AWSRequests
+from dronemlops.aws.training import submit_training, follow_training, job_log_lines, LOG_GROUP
+
+ROLE = "arn:aws:iam::123456789012:role/survey-team-sagemaker-execution"
+
+@pytest.fixture
+def sm_settings(aws_env, tmp_path, monkeypatch):
+    "An s3:// workspace on the moto server, with a SageMaker role, and the sample published in it."
+    monkeypatch.setenv("SAGEMAKER_VALIDATE_ROLE", "false")
+    bucket = f"survey-{uuid.uuid4().hex[:10]}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    s = load_settings(env={}, cwd=tmp_path, aws_endpoint_url=aws_env["AWS_ENDPOINT_URL"], workspace=f"s3://{bucket}/team",
+                      project="survey-team", sagemaker_role_arn=ROLE, local_dir=str(tmp_path/"local"))
+    build_sample_dataset(NAME, settings=s)
+    return s
+
+def jobs(s): return {j["TrainingJobName"] for j in AWSRequests(s)("sagemaker", "ListTrainingJobs", MaxResults=100)["TrainingJobSummaries"]}
+
+def test_submitted_job_has_the_expected_fields(sm_settings):
+    s, printed, req = sm_settings, [], AWSRequests(sm_settings)
+    before = jobs(s)
+    out = submit_training(NAME, settings=s, epochs=30, imgsz=416, batch=8, lr0=0.002, model="starter", instance_type="ml.g5.xlarge",
+                          use_spot=True, wait=True, poll_s=0, echo=printed.append, requests=req)
+    name = out["job_name"]
+    assert jobs(s) - before == {name} and name.startswith("survey-team-train-")
+    d = req("sagemaker", "DescribeTrainingJob", TrainingJobName=name)
+    assert d["AlgorithmSpecification"]["TrainingImage"] == "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.8-gpu-py312"
+    assert (d["ResourceConfig"]["InstanceType"], d["ResourceConfig"]["InstanceCount"], d["EnableManagedSpotTraining"]) == ("ml.g5.xlarge", 1, True)
+    assert d["StoppingCondition"] == {"MaxRuntimeInSeconds": 86400, "MaxWaitTimeInSeconds": 172800}
+    bucket = s.workspace[5:].split("/")[0]
+    assert d["CheckpointConfig"]["LocalPath"] == "/opt/ml/checkpoints"
+    assert d["CheckpointConfig"]["S3Uri"].startswith(f"s3://{bucket}/survey-team/sagemaker/checkpoints/survey-team-train/")
+    assert d["HyperParameters"] == {"model": "starter", "epochs": "30", "imgsz": "416", "batch": "8", "lr0": "0.002"}
+    assert d["RoleArn"] == ROLE and d["OutputDataConfig"]["S3OutputPath"] == f"s3://{bucket}/survey-team/sagemaker/training"
+    train_ch = [c for c in d["InputDataConfig"] if c["ChannelName"] == "train"][0]
+    assert train_ch["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://{bucket}/team/datasets/{NAME}/"
+    assert req("sagemaker", "ListTags", ResourceArn=d["TrainingJobArn"])["Tags"] == [{"Key": "dronemlops:project", "Value": "survey-team"}]
+    sent = [p for _, op, p in req.sent if op == "CreateTrainingJob"][0]  # moto answers these two with canned values: check what was sent
+    assert {m["Name"]: m["Regex"] for m in sent["AlgorithmSpecification"]["MetricDefinitions"]} == METRIC_DEFINITIONS
+    assert sent["Environment"]["DRONEMLOPS_PROJECT"] == "survey-team"
+    assert (out["status"], out["model_artifacts"]) == ("Completed", d["ModelArtifacts"]["S3ModelArtifacts"])
+    assert printed[0] == f"submitted training job {name} on s3://{bucket}/team/datasets/{NAME} (ml.g5.xlarge, spot)"
+    assert printed[-1] == f"{name}: Completed (Completed)"
+
+def test_no_wait_returns_after_submitting_on_demand(sm_settings):
+    out = submit_training(f"{sm_settings.workspace}/datasets/{NAME}", settings=sm_settings, use_spot=False, instance_type="ml.c5.2xlarge",
+                          wait=False, echo=lambda *_: None)
+    d = AWSRequests(sm_settings)("sagemaker", "DescribeTrainingJob", TrainingJobName=out["job_name"])
+    assert d["EnableManagedSpotTraining"] is False and "MaxWaitTimeInSeconds" not in d["StoppingCondition"]
+    assert d["AlgorithmSpecification"]["TrainingImage"].endswith("pytorch-training:2.8-cpu-py312")
+
+def test_what_is_not_a_published_version_is_refused_before_any_job(sm_settings, tmp_path):
+    s = sm_settings
+    st = boto3.client("s3")
+    bucket = s.workspace[5:].split("/")[0]
+    st.put_object(Bucket=bucket, Key="team/datasets/half_20261128_1200/data.yaml", Body=b"names: [Tree]\n")  # an upload that never finished: no manifest
+    before = jobs(s)
+    for dataset, msg in [("no_such_20261128_1200", f"s3://{bucket}/team/datasets/no_such_20261128_1200 is not a published dataset version"),
+                         ("half_20261128_1200", "half_20261128_1200 is not a published dataset version (no _PUBLISHED.json)"),
+                         (f"s3://{bucket}/team/datasets/half_20261128_1200", "is not a published dataset version"),
+                         ("datasets/a/b", "SageMaker trains on a dataset version in S3")]:
+        with pytest.raises(AWSError, match=re.escape(msg)): submit_training(dataset, settings=s, echo=lambda *_: None)
+    local = load_settings(env={}, cwd=tmp_path, workspace=str(tmp_path/"ws"), sagemaker_role_arn=ROLE, sagemaker_bucket=bucket)
+    with pytest.raises(AWSError, match="SageMaker trains on a dataset version in S3: 'x' is not one"): submit_training("x", settings=local)
+    with pytest.raises(TrainingError, match="imgsz must be a multiple of 32"): submit_training(NAME, settings=s, imgsz=100)
+    with pytest.raises(TrainingError, match="epochs must be a whole number of at least 1"): submit_training(NAME, settings=s, epochs=0)
+    with pytest.raises(TrainingError, match="is a file on this machine"): submit_training(NAME, settings=s, model="best.pt")
+    no_role = load_settings(env={}, cwd=tmp_path, workspace=s.workspace, aws_endpoint_url=s.aws_endpoint_url)
+    with pytest.raises(AWSError, match="No SageMaker execution role: set sagemaker_role_arn"): submit_training(NAME, settings=no_role)
+    assert jobs(s) == before
+
+def test_following_prints_new_log_lines_once(sm_settings):
+    s = sm_settings
+    out = submit_training(NAME, settings=s, wait=False, echo=lambda *_: None)
+    req, stream = AWSRequests(s), f"{out['job_name']}/algo-1-1764300000"
+    assert job_log_lines(req, out["job_name"], {}) == []  # no log group at all: nothing, not an error
+    req("logs", "CreateLogGroup", logGroupName=LOG_GROUP)
+    req("logs", "CreateLogStream", logGroupName=LOG_GROUP, logStreamName=stream)
+    line = "epoch=1 train_box_loss=3.2 val_mAP50=0.25 val_mAP50-95=0.08 val_precision=0.3 val_recall=0.29"
+    req("logs", "PutLogEvents", logGroupName=LOG_GROUP, logStreamName=stream, logEvents=[{"timestamp": int(time.time() * 1000), "message": line}])
+    tokens, printed = {}, []
+    assert job_log_lines(req, out["job_name"], tokens) == [line] and job_log_lines(req, out["job_name"], tokens) == []
+    assert follow_training(out["job_name"], s, poll_s=0, echo=printed.append)["status"] == "Completed"
+    assert printed == [line, f"{out['job_name']}: Completed (Completed)"]
+    with pytest.raises(AWSError, match="DescribeTrainingJob \\(TrainingJobName 'nope'\\): ValidationException"): follow_training("nope", s, poll_s=0)

@@ -10,15 +10,16 @@ import json, os, re, shutil, time, uuid
 from pathlib import Path
 from typing import Any, Mapping
 from ..config import Settings, load_settings
-from .core import (AWSError, SDK_MISSING, check_request, execution_role, project_tags, resource_name,
+from .core import (AWSError, AWSRequests, SDK_MISSING, check_request, execution_role, project_tags, resource_name,
                                  sagemaker_uri, sdk_session)
 
 # %% auto #0
 __all__ = ['ENTRY_SCRIPT', 'ENTRY_PY', 'NOT_FOR_TRAINING', 'PYTORCH_VERSION', 'PY_VERSION', 'LOOKUP_INSTANCE_TYPE',
            'CHECKPOINT_DIR', 'TRAIN_CHANNEL', 'LOGGED_METRICS', 'METRIC_DEFINITIONS', 'TRAIN_HYPERPARAMETERS',
-           'CHECKPOINT_STATE', 'MODEL_STEM', 'MODEL_FILES', 'SM_ROOT', 'training_requirements', 'training_source_dir',
-           'training_image', 'model_trainer', 'container_environment', 'training_request', 'job_hyperparameters',
-           'mirror', 'metric_line', 'write_model_dir', 'sagemaker_entry']
+           'CHECKPOINT_STATE', 'MODEL_STEM', 'MODEL_FILES', 'SM_ROOT', 'LOG_GROUP', 'DONE', 'training_requirements',
+           'training_source_dir', 'training_image', 'model_trainer', 'container_environment', 'training_request',
+           'job_hyperparameters', 'mirror', 'metric_line', 'write_model_dir', 'sagemaker_entry', 'dataset_version_uri',
+           'job_log_lines', 'job_summary', 'follow_training', 'job_outcome', 'submit_training']
 
 # %% ../../nbs/15_sm_train.ipynb #sm150007
 ENTRY_SCRIPT = "sagemaker_train.py"  # the script SageMaker runs, inside source_dir
@@ -346,3 +347,124 @@ def sagemaker_entry(argv:list[str]|None=None, # `--name value` hyperparameters; 
     files = write_model_dir(res, model_dir, output_dir, hps, settings, env)
     return {"run_id": res.run_id, "dataset": name, "epochs_done": res.epochs_done, "resumed_from_epoch": state["epoch"] if state else None,
             "metrics": res.metrics, "model_dir": str(model_dir), "files": files}
+
+# %% ../../nbs/15_sm_train.ipynb #sm150071
+def dataset_version_uri(dataset:str, # a dataset version name in the s3:// workspace, or its s3:// URI
+                        settings:Settings|None=None, # the workspace, and S3's region/endpoint; default `load_settings()`
+                       ) -> str:
+    "The s3:// URI of the published dataset version `dataset`; `AWSError` when it is not one."
+    from dronemlops.storage import open_storage, open_uri
+    from dronemlops.dataset import DATASETS_PREFIX
+    s = settings or load_settings()
+    if dataset.startswith("s3://"): store, key = open_uri(dataset, s)
+    elif "/" in dataset.removeprefix(f"{DATASETS_PREFIX}/") or not s.is_s3:
+        raise AWSError(f"SageMaker trains on a dataset version in S3: {dataset!r} is not one. Give a version name in an s3:// workspace "
+                       f"(workspace is {s.workspace!r}) or the version's s3:// URI.")
+    else: store, key = open_storage(settings=s), f"{DATASETS_PREFIX}/{dataset.removeprefix(f'{DATASETS_PREFIX}/')}"
+    if not store.is_published(key):
+        raise AWSError(f"{store.uri(key)} is not a published dataset version (no _PUBLISHED.json): publish it first "
+                       "(`dronemlops dataset build`), or pick one from `dronemlops datasets`.")
+    return store.uri(key)
+
+# %% ../../nbs/15_sm_train.ipynb #sm150072
+def _check_job_args(model, epochs, imgsz, batch, lr0) -> dict:
+    "The hyperparameters given, refused as `train` would refuse them, and local weights refused (the job cannot read them)."
+    import inspect
+    from dronemlops.train import train, _check_train_args, TrainingError
+    given = {k: v for k, v in dict(model=model, epochs=epochs, imgsz=imgsz, batch=batch, lr0=lr0).items() if v is not None}
+    d = {k: p.default for k, p in inspect.signature(train).parameters.items()}
+    _check_train_args(*(given.get(k, d[k]) for k in ("epochs", "imgsz", "batch", "lr0", "patience", "workers", "threads", "device")))
+    if model is not None and not str(model).startswith(("s3://", "@", "models:/")) and (Path(str(model)).exists() or str(model).endswith(".pt")):
+        raise TrainingError(f"model={model!r} is a file on this machine, which the training job cannot read: upload it to S3 and give its s3:// URI, "
+                            "or use 'starter', a variant (n, s, m, l, x) or a registry reference (@champion).")
+    return given
+
+# %% ../../nbs/15_sm_train.ipynb #sm150073
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"  # where SageMaker writes training job logs (one stream per instance)
+DONE = ("Completed", "Failed", "Stopped")  # a training job's final states
+
+def job_log_lines(requests, # an `AWSRequests`
+                  job_name:str, # the training job
+                  tokens:dict, # stream name -> next token; updated, so the next call returns only newer lines
+                 ) -> list[str]:
+    "The job's CloudWatch log lines since the last call; [] when it has written none (yet)."
+    try: streams = requests("logs", "DescribeLogStreams", logGroupName=LOG_GROUP, logStreamNamePrefix=f"{job_name}/")["logStreams"]
+    except AWSError as e:
+        if "ResourceNotFoundException" in str(e): return []  # no log group yet (or a local AWS API without logs)
+        raise
+    lines = []
+    for st in sorted(streams, key=lambda x: x["logStreamName"]):
+        n = st["logStreamName"]
+        ev = requests("logs", "GetLogEvents", logGroupName=LOG_GROUP, logStreamName=n, startFromHead=True, **({"nextToken": tokens[n]} if n in tokens else {}))
+        tokens[n] = ev["nextForwardToken"]
+        lines += [e["message"] for e in ev["events"]]
+    return lines
+
+def job_summary(desc:dict, # a DescribeTrainingJob answer
+               ) -> dict:
+    "What a user wants of a training job: name, status, where its model went, its final metrics, why it failed."
+    return {"job_name": desc["TrainingJobName"], "status": desc["TrainingJobStatus"], "secondary_status": desc.get("SecondaryStatus"),
+            "model_artifacts": (desc.get("ModelArtifacts") or {}).get("S3ModelArtifacts"),
+            "checkpoint_uri": (desc.get("CheckpointConfig") or {}).get("S3Uri"), "failure_reason": desc.get("FailureReason"),
+            "metrics": {m["MetricName"]: m["Value"] for m in desc.get("FinalMetricDataList", [])},
+            "billable_seconds": desc.get("BillableTimeInSeconds")}
+
+def follow_training(job_name:str, # the training job
+                    settings:Settings|None=None, # region, endpoint; default `load_settings()`
+                    poll_s:float=30, # seconds between status checks
+                    echo=print, # where status changes and log lines go
+                    requests=None, # an `AWSRequests` to reuse
+                   ) -> dict:
+    "Follow a training job to its end, echoing status changes and its log; returns `job_summary`, or `AWSError` when it failed or was stopped."
+    req, tokens, last = requests or AWSRequests(settings), {}, None
+    while True:
+        desc = req("sagemaker", "DescribeTrainingJob", TrainingJobName=job_name)
+        for line in job_log_lines(req, job_name, tokens): echo(line)
+        now = (desc["TrainingJobStatus"], desc.get("SecondaryStatus"))
+        if now != last: echo(f"{job_name}: {now[0]}" + (f" ({now[1]})" if now[1] else "")); last = now
+        if now[0] in DONE: break
+        time.sleep(poll_s)
+    return job_outcome(desc)
+
+def job_outcome(desc:dict, # a DescribeTrainingJob answer of a finished job
+               ) -> dict:
+    "`job_summary` of a completed job; `AWSError` with SageMaker's reason for a failed or stopped one."
+    out = job_summary(desc)
+    if out["status"] != "Completed":
+        raise AWSError(f"Training job {out['job_name']} {out['status'].lower()}: {out['failure_reason'] or 'no reason given'}. "
+                       f"Its log: CloudWatch {LOG_GROUP}/{out['job_name']}.")
+    return out
+
+# %% ../../nbs/15_sm_train.ipynb #sm150074
+def submit_training(dataset:str, # a dataset version name in the s3:// workspace, or its s3:// URI
+                    settings:Settings|None=None, # bucket, role, project, region; default `load_settings()`
+                    model:str|None=None, # starting weights ("starter", a variant, an s3:// URI, "@champion"); default train's
+                    epochs:int|None=None, # default train's
+                    imgsz:int|None=None, # default train's
+                    batch:int|None=None, # default train's
+                    lr0:float|None=None, # default train's
+                    instance_type:str="ml.g4dn.xlarge", # the training instance
+                    use_spot:bool=True, # managed spot training (resumes from checkpoints when interrupted)
+                    instance_count:int=1, # instances
+                    max_run_s:int=24*3600, # longest training time, seconds
+                    max_wait_s:int=48*3600, # longest time including waits for spot capacity
+                    hyperparameters:dict|None=None, # further `train`/Ultralytics arguments, e.g. {"patience": 20, "flipud": 0.5}
+                    base_job_name:str|None=None, # job name prefix; default `<project>-train`
+                    wait:bool=True, # follow the job to its end (status and log)
+                    poll_s:float=30, # seconds between status checks while waiting
+                    echo=print, # where progress goes
+                    requests:AWSRequests|None=None, # checks, sends and records the requests; default a new one
+                   ) -> dict:
+    "Submit a SageMaker training job on a published dataset version; with `wait`, follow it to its end. Returns `job_summary`."
+    s = settings or load_settings()
+    hps = {**_check_job_args(model, epochs, imgsz, batch, lr0), **(hyperparameters or {})}
+    uri = dataset_version_uri(dataset, s)
+    trainer = model_trainer(uri, s, hyperparameters=hps, instance_type=instance_type, instance_count=instance_count, use_spot=use_spot,
+                            max_run_s=max_run_s, max_wait_s=max_wait_s, base_job_name=base_job_name)
+    request = training_request(trainer)
+    req = requests or AWSRequests(s)
+    req("sagemaker", "CreateTrainingJob", **request)
+    name = request["TrainingJobName"]
+    echo(f"submitted training job {name} on {uri} ({instance_type}{', spot' if use_spot else ''})")
+    if wait: return follow_training(name, s, poll_s, echo, req)
+    return job_summary(req("sagemaker", "DescribeTrainingJob", TrainingJobName=name))
