@@ -99,8 +99,8 @@ def package_request(mv, # the MLflow `ModelVersion` mirrored
                                        "SupportedRealtimeInferenceInstanceTypes": list(instance_types),
                                        "SupportedTransformInstanceTypes": list(instance_types)},
             "ModelMetrics": {"ModelQuality": {"Statistics": {"ContentType": JSON_TYPE, "S3Uri": evaluation_uri}}},
-            "CustomerMetadataProperties": package_metadata(mv), "Domain": "COMPUTER_VISION", "Task": "OBJECT_DETECTION",
-            "Tags": project_tags(s, mlflow_version=str(mv.version))}
+            "CustomerMetadataProperties": package_metadata(mv), "Domain": "COMPUTER_VISION", "Task": "OBJECT_DETECTION"}
+            # no Tags: a package in a group carries the group's tags, and AWS refuses Tags next to ModelPackageGroupName
 
 # %% ../../nbs/17_deploy.ipynb #d17a0024
 def package_group(settings:Settings|None, # the project names the group
@@ -200,12 +200,14 @@ def scaling_requests(endpoint:str, # the endpoint name
                      min_instances:int=1, # fewest instances
                      max_instances:int=5, # most instances
                      target_invocations:float=70, # invocations per instance per minute to track
+                     settings:Settings|None=None, # the `project` setting tags the scalable target
                     ) -> list[tuple[str, str, dict]]:
-    "RegisterScalableTarget and PutScalingPolicy (target tracking on invocations per instance) for the endpoint's variant."
+    "RegisterScalableTarget (tagged with the project) and PutScalingPolicy (target tracking on invocations per instance) for the endpoint's variant."
     target = {"ServiceNamespace": "sagemaker", "ResourceId": f"endpoint/{endpoint}/variant/{VARIANT}", "ScalableDimension": SCALABLE_DIMENSION}
+    tags = {t["Key"]: t["Value"] for t in project_tags(settings)}  # a scalable target's ARN is random: the tag ties it to the project
     policy = {"TargetValue": float(target_invocations), "ScaleOutCooldown": 60, "ScaleInCooldown": 300,
               "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}}
-    return [("application-autoscaling", "RegisterScalableTarget", {**target, "MinCapacity": min_instances, "MaxCapacity": max_instances}),
+    return [("application-autoscaling", "RegisterScalableTarget", {**target, "MinCapacity": min_instances, "MaxCapacity": max_instances, "Tags": tags}),
             ("application-autoscaling", "PutScalingPolicy", {**target, "PolicyName": f"{endpoint}-invocations-per-instance",
                                                              "PolicyType": "TargetTrackingScaling", "TargetTrackingScalingPolicyConfiguration": policy})]
 
@@ -384,7 +386,7 @@ def deploy(package_arn:str, # the approved model package's ARN
     req("sagemaker", "CreateModel", ModelName=name, PrimaryContainer={"ModelPackageName": package_arn}, ExecutionRoleArn=role, Tags=project_tags(s))
     req("sagemaker", "CreateEndpointConfig", **endpoint_config_request(name, name, s, serverless, instance_type, min_instances,
                                                                        memory_mb, max_concurrency, capture_percent))
-    scaling = [] if serverless else scaling_requests(endpoint, min_instances, max_instances, target_invocations)
+    scaling = [] if serverless else scaling_requests(endpoint, min_instances, max_instances, target_invocations, s)
     if current: _update(req, endpoint, name, current, serverless, instance_type, scaling, wait_timeout)
     else:
         req("sagemaker", "CreateEndpoint", EndpointName=endpoint, EndpointConfigName=name, Tags=project_tags(s))
@@ -439,10 +441,10 @@ def mirror_cmd(version:str, # the MLflow model version to mirror (promoted throu
 def approve_cmd(version:str, # an MLflow version number (its mirrored package) or a model package ARN
                 deploy:bool_arg=True, # deploy the package once approved
                 endpoint_name:str=None, # the endpoint; default `<project>-<model>`
-                serverless:bool_arg=False, # a serverless endpoint instead of instances
+                serverless:bool=False, # a serverless endpoint instead of instances
                 instance_type:str="ml.m5.xlarge", # real-time instance type
-                update:bool_arg=False, # update the existing endpoint (blue/green with rollback)
-                dry_run:bool_arg=False, # print every changing request instead of sending it
+                update:bool=False, # update the existing endpoint (blue/green with rollback)
+                dry_run:bool=False, # print every changing request instead of sending it
                 name:str=REGISTERED_MODEL, # the registered MLflow model
                 workspace:str=None, # override the workspace (and its MLflow store)
                ):
@@ -453,7 +455,7 @@ def approve_cmd(version:str, # an MLflow version number (its mirrored package) o
 
 def deploy_cmd(package:str, # an approved model package ARN, or an MLflow version number (its mirrored package)
                endpoint_name:str=None, # the endpoint; default `<project>-<model>`
-               serverless:bool_arg=False, # a serverless endpoint instead of instances
+               serverless:bool=False, # a serverless endpoint instead of instances
                instance_type:str="ml.m5.xlarge", # real-time instance type
                min_instances:int=1, # real-time: fewest instances
                max_instances:int=5, # real-time: most instances
@@ -461,8 +463,8 @@ def deploy_cmd(package:str, # an approved model package ARN, or an MLflow versio
                memory_mb:int=4096, # serverless memory (1024-6144 in 1024 steps)
                max_concurrency:int=20, # serverless concurrent invocations
                capture_percent:int=100, # real-time: share of requests captured to S3
-               update:bool_arg=False, # update the existing endpoint (blue/green with rollback)
-               dry_run:bool_arg=False, # print every changing request instead of sending it
+               update:bool=False, # update the existing endpoint (blue/green with rollback)
+               dry_run:bool=False, # print every changing request instead of sending it
                name:str=REGISTERED_MODEL, # the registered MLflow model, for a version number
                workspace:str=None, # override the workspace (and its MLflow store)
               ):
