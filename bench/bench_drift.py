@@ -10,12 +10,15 @@ import argparse, io, json, random, subprocess, sys, tempfile, time
 from pathlib import Path
 
 CODE = """
-import sys, json, time, resource
+import sys, json, time
+def hwm_mb():
+    "This process's own peak RSS (VmHWM: unlike ru_maxrss, not inherited from the parent that forked it)."
+    return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) / 1024
 mode, folder, baseline = sys.argv[1], sys.argv[2], sys.argv[3]
 from dronemlops.capture import iter_captures
 from dronemlops.monitor import sample_captures, drift_report, BadLines
 import dronemlops.serve, scipy.stats, pandas  # imports outside the timing
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+base = hwm_mb()
 t = time.perf_counter()
 if mode == "read":
     n = sum(1 for _ in iter_captures(folder)); sev = None
@@ -24,7 +27,7 @@ else:
     r = drift_report(json.load(open(baseline)), fs, "bench", folder, bad); n, sev = r.records, r.severity
 dt = time.perf_counter() - t
 print("RESULT", json.dumps({"records": n, "seconds": dt, "severity": sev, "base_mb": base,
-                            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                            "peak_mb": hwm_mb()}))
 """
 
 def crops(k:int, seed:int=0) -> list[bytes]:

@@ -23,12 +23,12 @@ from .annotations import Annotations
 __all__ = ['IMAGE_FEATURES', 'PREDICTION_FEATURES', 'CLASS_SHARE', 'LOW_SCORE', 'MAX_SAMPLES', 'MONITORING_PREFIX', 'STATISTICS',
            'DEFAULT_THRESHOLDS', 'ALPHA', 'MIN_VALUES', 'SEVERITIES', 'MONITORING_EXPERIMENT', 'HISTORY', 'TRIGGERS',
            'EVENT_SOURCE', 'EVENT_DETAIL_TYPE', 'MONITOR_ACTIONS', 'MonitorError', 'profile_features', 'image_features',
-           'prediction_features', 'capture_features', 'FeatureSample', 'BadLines', 'sample_captures', 'sample_images',
-           'baseline_key', 'build_baseline', 'load_baseline', 'psi', 'feature_thresholds', 'compare_features',
-           'overall_severity', 'DriftReport', 'drift_report', 'plot_drift', 'write_report_html', 'log_drift',
-           'state_dir', 'read_history', 'append_history', 'TriggerPolicy', 'TriggerDecision', 'evaluate_trigger',
-           'fire_trigger', 'local_action', 'aws_action', 'model_version', 'window_folder', 'last_hour', 'monitor_run',
-           'monitor_cmd']
+           'prediction_features', 'capture_features', 'FeatureSample', 'BadLines', 'count_lines', 'sample_captures',
+           'sample_images', 'baseline_key', 'build_baseline', 'load_baseline', 'psi', 'feature_thresholds',
+           'compare_features', 'overall_severity', 'DriftReport', 'drift_report', 'plot_drift', 'write_report_html',
+           'log_drift', 'state_dir', 'read_history', 'append_history', 'TriggerPolicy', 'TriggerDecision',
+           'evaluate_trigger', 'fire_trigger', 'local_action', 'aws_action', 'model_version', 'window_folder',
+           'last_hour', 'monitor_run', 'monitor_cmd']
 
 # %% ../nbs/22_monitor.ipynb #mon00007
 class MonitorError(DroneMLOpsError, ValueError):
@@ -68,17 +68,21 @@ PREDICTION_FEATURES = ("detections", "score_mean", "score_p10", "low_score_share
 CLASS_SHARE = "class_share:"  # prefix of the per-class share features, e.g. class_share:Tree
 LOW_SCORE = 0.5  # a detection under this confidence counts towards low_score_share
 
+def _quantile(v:list, q:float) -> float:
+    "The q-quantile of a sorted list, linearly interpolated (NumPy's default), without NumPy's overhead on a few values."
+    x = q * (len(v) - 1); i = int(x)
+    return v[i] if i + 1 >= len(v) else v[i] + (v[i + 1] - v[i]) * (x - i)
+
 def prediction_features(ann:Annotations, # detections with scores on one image (`predict`, or `annotations_from_json` of a response)
                        ) -> dict:
     "Prediction drift features of one image: detections, confidence distribution, box size relative to the image, class mix."
     n = len(ann)
-    out = {"detections": float(n)}
-    s = np.asarray(ann.score if ann.score is not None else np.ones(n), dtype=float)
-    wh = ann.xyxy[:, 2:4] - ann.xyxy[:, 0:2] if n else np.zeros((0, 2))
-    side = np.sqrt(np.clip(wh[:, 0] * wh[:, 1], 0, None) / (ann.width * ann.height))  # a box's side as a share of the image's
-    out.update(score_mean=float(s.mean()) if n else math.nan, score_p10=float(np.quantile(s, 0.1)) if n else math.nan,
-               low_score_share=float((s < LOW_SCORE).mean()) if n else math.nan,
-               box_size_median=float(np.median(side)) if n else math.nan, box_size_p90=float(np.quantile(side, 0.9)) if n else math.nan)
+    if not n: return {"detections": 0.0, **{k: math.nan for k in PREDICTION_FEATURES[1:]}}
+    s = sorted(ann.score.tolist()) if ann.score is not None else [1.0] * n
+    wh = (ann.xyxy[:, 2:4] - ann.xyxy[:, 0:2]).clip(0, None)
+    side = sorted(np.sqrt(wh[:, 0] * wh[:, 1] / (ann.width * ann.height)).tolist())  # a box's side as a share of the image's
+    out = {"detections": float(n), "score_mean": sum(s) / n, "score_p10": _quantile(s, 0.1), "low_score_share": sum(x < LOW_SCORE for x in s) / n,
+           "box_size_median": _quantile(side, 0.5), "box_size_p90": _quantile(side, 0.9)}
     names = ann.class_names
     for c in sorted(set(names)): out[CLASS_SHARE + c] = names.count(c) / n
     return out
@@ -115,19 +119,22 @@ def capture_features(record:dict, # one data-capture record (`iter_captures`)
     return out
 
 # %% ../nbs/22_monitor.ipynb #mon00021
-MAX_SAMPLES = 2000  # feature rows kept per window (and per baseline feature): KS and PSI need no more, memory stays flat
+MAX_SAMPLES = 1000  # feature rows kept per window (and per baseline feature): KS then sees a gap of 0.07 at p=0.01, half the warning threshold
 
 class FeatureSample:
-    "At most `size` feature rows, a uniform random sample of everything offered (reservoir sampling): any window in bounded memory."
+    "At most `size` feature rows, a uniform random sample of the items offered, in bounded memory: indices drawn in advance when the count is known, else a reservoir."
     def __init__(self, size:int=MAX_SAMPLES, # rows kept at most
                  seed:int=0, # the sampling draw's seed (a window is reproducible)
+                 total:int|None=None, # how many items will be offered at most, when known (e.g. the lines of the capture files)
                 ):
         if size < 1: raise MonitorError(f"A feature sample keeps at least 1 row, got size={size}.")
-        self.size, self.rows, self.seen, self._rng = size, [], 0, random.Random(seed)
+        self.size, self.rows, self.seen, self.failed, self._rng = size, [], 0, 0, random.Random(seed)
+        self._chosen = set(self._rng.sample(range(total), min(size, total))) if total is not None else None
 
     def slot(self) -> int|None:
         "Count one more item; the row it would take (its features are worth computing), or None when the draw leaves it out."
-        self.seen += 1
+        i = self.seen; self.seen += 1
+        if self._chosen is not None: return len(self.rows) if i in self._chosen else None
         if len(self.rows) < self.size: return len(self.rows)
         j = self._rng.randrange(self.seen)
         return j if j < self.size else None
@@ -138,6 +145,15 @@ class FeatureSample:
         "Store the features of an item `slot` chose."
         if slot == len(self.rows): self.rows.append(row)
         else: self.rows[slot] = row
+
+    def fail(self) -> None:
+        "The item just offered could not be used: it does not count."
+        self.failed += 1
+
+    @property
+    def records(self) -> int:
+        "Items offered that could be used (or were not looked at)."
+        return self.seen - self.failed
 
     def add(self, row:dict) -> None:
         "Offer one row."
@@ -158,18 +174,27 @@ class BadLines(list):
         self.total += 1
         if len(self) < self.limit: super().append(b)
 
+def count_lines(folder:str|Path, # a captures folder
+               ) -> int:
+    "Newlines in the capture files under `folder`: at most this many records (a byte scan, much cheaper than parsing)."
+    n = 0
+    for f in Path(folder).rglob("*.jsonl"):
+        with open(f, "rb") as fh:
+            while chunk := fh.read(1 << 20): n += chunk.count(b"\n")
+    return n
+
 def sample_captures(folder:str|Path, # a captures folder: a model's, a day's or an hour's
                     size:int=MAX_SAMPLES, # feature rows kept
                     seed:int=0, # the sampling draw's seed
                     bad:list|None=None, # collects a `BadCapture` per unreadable line or unusable record
                    ) -> FeatureSample:
-    "Stream every capture record under `folder` once, computing features only for the records the sample keeps."
-    fs = FeatureSample(size, seed)
+    "Stream every capture record under `folder` once; only the records drawn for the sample are decoded and measured."
+    fs = FeatureSample(size, seed, total=count_lines(folder))
     for rec in iter_captures(folder, bad):
         if (slot := fs.slot()) is None: continue
         try: fs.put(slot, capture_features(rec))
         except MonitorError as e:
-            fs.seen -= 1  # not a record of the window's traffic after all
+            fs.fail()
             if bad is not None: bad.append(BadCapture(str(folder), 0, f"event {rec.get('eventMetadata', {}).get('eventId')}: {e}"))
     return fs
 
@@ -181,21 +206,20 @@ def sample_images(source:str|Path|Iterable, # a folder of images, or a list of i
                   bad:list|None=None, # collects a `BadCapture` (line 0) per image that cannot be read
                   settings:Settings|None=None, # for loading `model`; default `load_settings()`
                  ) -> FeatureSample:
-    "Profile new images (`iter_profiles`) and run them through the model (`predict`): one feature row per image."
+    "Profile new images (`iter_profiles`) and run them through the model (`predict`, as the server does): one feature row per image drawn."
     from dronemlops.predict import Detector, load_model, predict, PredictError
-    det = model if isinstance(model, Detector) else load_model(model, settings)
-    fs = FeatureSample(size, seed)
-    for row in iter_profiles(source, workers=2):
-        if row.get("error"):
-            if bad is not None: bad.append(BadCapture(row["file"], 0, row["error"]))
-            continue
-        if (slot := fs.slot()) is None: continue
-        try: ann = predict(det, row["file"])  # as the server predicts (whole frames sliced when large)
+    try: det = model if isinstance(model, Detector) else load_model(model, settings)
+    except PredictError as e: raise MonitorError(f"New images go through the model, and {model!r} does not load ({e}); give weights, 'starter' or a registry reference.") from None
+    paths = image_files(source) if isinstance(source, (str, Path)) else [Path(p) for p in source]
+    fs = FeatureSample(size, seed, total=len(paths))
+    drawn = [p for p in paths if fs.slot() is not None]  # draw first: only the images kept are profiled and predicted
+    for row in iter_profiles(drawn, workers=2):
+        try:
+            if row.get("error"): raise PredictError(row["error"])
+            fs.put(len(fs.rows), {**profile_features(row), **prediction_features(predict(det, row["file"]))})
         except PredictError as e:
-            fs.seen -= 1
+            fs.fail()
             if bad is not None: bad.append(BadCapture(row["file"], 0, str(e)))
-            continue
-        fs.put(slot, {**profile_features(row), **prediction_features(ann), "image": row["name"]})
     return fs
 
 # %% ../nbs/22_monitor.ipynb #mon00030
@@ -226,13 +250,13 @@ def build_baseline(dataset:str, # a dataset version name (datasets/<name> in the
     train, val = image_files(root/"train"/"images"), image_files(root/"val"/"images")
     if not val: raise MonitorError(f"Dataset version {dataset} has no val images: the baseline needs the champion's predictions on a val split.")
     det = model if isinstance(model, Detector) else load_model(model, settings)
-    img, pred = FeatureSample(size, seed), FeatureSample(size, seed)
-    for row in iter_profiles(train + val, workers=2):
-        if not row.get("error"): img.add(profile_features(row))
-    for p in val: pred.add(prediction_features(predict(det, p)))
+    img, pred = FeatureSample(size, seed, total=len(train + val)), FeatureSample(size, seed, total=len(val))
+    for row in iter_profiles([p for p in train + val if img.slot() is not None], workers=2):
+        if not row.get("error"): img.put(len(img.rows), profile_features(row))
+    for p in [p for p in val if pred.slot() is not None]: pred.put(len(pred.rows), prediction_features(predict(det, p)))
     feats = {**img.frame().to_dict("list"), **pred.frame().to_dict("list")}
     doc = {"schema_version": 1, "model": det.version, "dataset": dataset, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-           "images_profiled": img.seen, "images_predicted": pred.seen, "features": {k: _jsonable(v) for k, v in feats.items()}}
+           "images_profiled": len(img.rows), "images_predicted": len(pred.rows), "features": {k: _jsonable(v) for k, v in feats.items()}}
     store.write_text(baseline_key(det.version), json.dumps(doc, separators=(",", ":")))
     return doc
 
@@ -385,7 +409,7 @@ def drift_report(baseline:Mapping, # the baseline document (`load_baseline`)
     cur = sample.frame()
     table = compare_features(baseline, cur, thresholds, alpha)
     bad = bad if bad is not None else []
-    return DriftReport(baseline.get("model", ""), window, str(source), table, overall_severity(table), sample.seen, len(sample.rows),
+    return DriftReport(baseline.get("model", ""), window, str(source), table, overall_severity(table), sample.records, len(sample.rows),
                        getattr(bad, "total", len(bad)), list(bad), cur, dict(baseline))
 
 # %% ../nbs/22_monitor.ipynb #mon00052
@@ -618,7 +642,7 @@ def aws_action(topic_arn:str|None=None, # an SNS topic to notify as well; None s
     return act
 
 # %% ../nbs/22_monitor.ipynb #mon00078
-def model_version(model, # a `Detector`, "@champion", "3", "models:/name/3", "models:/name@alias", or a .pt/.onnx/"starter" (loaded to hash it)
+def model_version(model, # a `Detector`, "@champion", "3", "models:/name/3", "models:/name@alias", a version string, or a .pt/.onnx/"starter" (loaded to hash it)
                   settings:Settings|None=None, # default `load_settings()`
                  ) -> str:
     "The version string a served model writes its captures under (`Detector.version`), found without loading registry weights."
@@ -627,7 +651,7 @@ def model_version(model, # a `Detector`, "@champion", "3", "models:/name/3", "mo
     if isinstance(model, Detector): return model.version
     m = str(model)
     if re.fullmatch(r"\d+", m): from dronemlops.registry import MODEL_NAME; return f"models:/{MODEL_NAME}/{m}"
-    if re.fullmatch(r"models:/[^@/]+/\d+", m): return m
+    if re.fullmatch(r"models:/[^@/]+/\d+", m) or "@sha256:" in m: return m  # already a version (a registry one, or a weights file's hash)
     alias = re.fullmatch(r"(?:models:/([^@/]+))?@(.+)", m)
     if alias:
         from dronemlops.registry import MODEL_NAME, alias_version, RegistryError
