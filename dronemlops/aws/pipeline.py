@@ -6,7 +6,7 @@ Docs: https://dronemlops.github.io/dronemlops/pipeline.html.md"""
 
 # %% ../../nbs/16_pipeline.ipynb #p16a0004
 from __future__ import annotations
-import datetime as dt, difflib, inspect, json, re, sys, tarfile, time, traceback, uuid
+import datetime as dt, difflib, inspect, json, re, sys, tarfile, time, uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -268,6 +268,7 @@ def run_local(params:Mapping|None=None, # `pipeline_parameters(...)` (or overrid
     trained = None if ex.failed else ex.run("Training", lambda: _train_outputs(training_step(ds, p, s, store, device=device, **mins, **train_kw)))
     doc = None if ex.failed else ex.run("Evaluation", evaluation_step, trained["best"], ds, p["PerformanceThreshold"], _approved_local(s),
                                         out/"evaluation", p["ImageSize"], settings=s, device=device, **mins)
+    if doc: ex.doc["Steps"][-1]["Outputs"] = {k: doc[k] for k in ("path", "metrics", "approved", "gate")}  # the record stays small
     if not ex.failed:
         checks = ex.run("CheckEvaluation", lambda: {"conditions": check_condition(doc, p), "outcome": all(c["holds"] for c in check_condition(doc, p))})
         if checks["outcome"]: ex.run("RegisterModel", lambda: {"version": register_step(trained["run_id"], doc, s), "alias": "challenger"})
@@ -377,6 +378,7 @@ def pipeline_name(settings:Settings|None=None, # the `project` setting names the
 def pipeline_session(settings:Settings|None=None, # region, profile, endpoint, bucket, telemetry
                     ):
     "An SDK `PipelineSession` on the configured clients and bucket (steps record their requests instead of starting jobs)."
+    # not core.sdk_session(pipeline=True): it passes sagemaker_runtime_client, which PipelineSession does not take (SDK 3.27)
     from dronemlops.aws.core import sagemaker_bucket
     s = settings or load_settings()
     PipelineSession = _sdk()["PipelineSession"]
