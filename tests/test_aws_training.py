@@ -87,6 +87,22 @@ def test_real_log_lines_parse_into_the_run_metrics(interrupted_then_resumed):
         assert {e: parsed[e][n] for e in parsed} == hist, n
     assert 0 < parsed[2]["val_mAP50"] <= 1
 
+def test_a_job_stopped_after_training_only_packages_on_restart(published, tmp_path):
+    "Interrupted while evaluating/packaging: the restarted job does not train again; it packages the checkpointed best weights."
+    opt_ml = tmp_path/"opt"/"ml"
+    env = new_container(opt_ml, published, hps={**HPS, "epochs": 1})
+    def interrupt(trainer): raise SpotInterruption("instance reclaimed while packaging")
+    with pytest.raises(SpotInterruption): sagemaker_entry([], env=env, root=opt_ml, echo=lambda *_: None, callbacks={"on_train_end": interrupt})
+    assert json.loads((opt_ml/"checkpoints"/CHECKPOINT_STATE).read_text())["finished"] is True
+    client = configure_mlflow(_job_settings(opt_ml, env, opt_ml/"checkpoints", opt_ml/"output"/"data")).MlflowClient()
+    run_id = client.search_runs([client.get_experiment_by_name("drone-detection-training").experiment_id])[0].info.run_id
+    client.update_run(run_id, status="RUNNING")  # the reclaimed instance left it open
+    env, log = new_container(opt_ml, published, hps={**HPS, "epochs": 1}), []
+    s = sagemaker_entry([], env=env, root=opt_ml, echo=log.append)
+    assert log == [f"MLflow run {run_id} had finished training (1 epochs): packaging its model"]  # no epoch line: nothing trained again
+    assert (s["run_id"], s["epochs_done"], s["resumed_from_epoch"], s["files"]) == (run_id, 1, 1, sorted(MODEL_FILES))
+    assert client.get_run(run_id).info.status == "FINISHED"
+
 def test_a_channel_that_is_not_a_published_version_is_refused(published, tmp_path):
     opt_ml = tmp_path/"opt"/"ml"
     env = new_container(opt_ml, published)
@@ -177,6 +193,7 @@ def test_what_is_not_a_published_version_is_refused_before_any_job(sm_settings, 
     with pytest.raises(TrainingError, match="imgsz must be a multiple of 32"): submit_training(NAME, settings=s, imgsz=100)
     with pytest.raises(TrainingError, match="epochs must be a whole number of at least 1"): submit_training(NAME, settings=s, epochs=0)
     with pytest.raises(TrainingError, match="is a file on this machine"): submit_training(NAME, settings=s, model="best.pt")
+    with pytest.raises(TrainingError, match="patience must be a whole number"): submit_training(NAME, settings=s, hyperparameters={"patience": "x"})
     no_role = load_settings(env={}, cwd=tmp_path, workspace=s.workspace, aws_endpoint_url=s.aws_endpoint_url)
     with pytest.raises(AWSError, match="No SageMaker execution role: set sagemaker_role_arn"): submit_training(NAME, settings=no_role)
     assert jobs(s) == before

@@ -207,18 +207,19 @@ def mirror(src:str|Path, # a folder
         done.append(str(f.relative_to(src)))
     return done
 
-def _checkpointer(ckpt:Path, dataset:str) -> tuple[str, Any]:
-    "An on_model_save callback mirroring the run folder into `ckpt` with the state file, after every saved epoch."
-    def save(trainer):
+def _checkpointer(ckpt:Path, dataset:str) -> dict:
+    "Callbacks mirroring the run folder into `ckpt` with the state file: after every saved epoch, and once training has finished."
+    def save(trainer, finished=False):
         run_dir = Path(trainer.save_dir)
         mirror(run_dir, ckpt/"run")
-        state = {"run_dir": str(run_dir), "run_name": run_dir.name, "dataset": dataset, "epoch": trainer.epoch + 1, "epochs": trainer.epochs}
+        state = {"run_dir": str(run_dir), "run_name": run_dir.name, "dataset": dataset, "epoch": trainer.epoch + 1, "epochs": trainer.epochs,
+                 "finished": finished}
         (ckpt/f".{CHECKPOINT_STATE}.partial").write_text(json.dumps(state)); os.replace(ckpt/f".{CHECKPOINT_STATE}.partial", ckpt/CHECKPOINT_STATE)
-    return "on_model_save", save
+    return {"on_model_save": save, "on_train_end": lambda trainer: save(trainer, finished=True)}
 
 # %% ../../nbs/15_sm_train.ipynb #sm150046
-def _restore(ckpt:Path, state:dict, channel:Path, settings:Settings) -> str:
-    "Put the checkpointed run back in place and mark its MLflow run KILLED; returns the run id to resume."
+def _restore(ckpt:Path, state:dict, channel:Path, settings:Settings):
+    "Put the checkpointed run back in place; returns its MLflow tracker (its `run_id` set) and run."
     from dronemlops import tracking
     from dronemlops.storage import MARKER
     from dronemlops.train import TrainingError
@@ -231,8 +232,16 @@ def _restore(ckpt:Path, state:dict, channel:Path, settings:Settings) -> str:
     if not runs: raise TrainingError(f"The checkpoint in {ckpt} names run folder {run_dir}, but MLflow ({settings.mlflow_tracking_uri}) has no run for it: "
                                      "start the job with an empty checkpoint S3 URI.")
     tracker.run_id = runs[0].info.run_id
-    if runs[0].info.status == "RUNNING": tracker.end("KILLED", "the instance was stopped (managed spot); resumed from the job's checkpoint")
-    return tracker.run_id
+    return tracker, runs[0]
+
+def _finished_result(tracker, run, state:dict):
+    "The `TrainResult` of a run that had finished training when its instance was stopped (its MLflow run closed FINISHED)."
+    from dronemlops.train import TrainResult
+    run_dir = Path(state["run_dir"])
+    if run.info.status == "RUNNING": tracker.end("FINISHED", "training had finished when the instance was stopped; the restarted job packaged the model")
+    metrics = {k.removeprefix("final_"): v for k, v in run.data.metrics.items() if k.startswith("final_val_")}
+    return TrainResult(run.info.run_id, run_dir, run_dir/"weights"/"best.pt", run_dir/"weights"/"last.pt", None, metrics, state["dataset"],
+                       state["epoch"], (run.data.metrics.get("training_duration_minutes") or 0.0))
 
 # %% ../../nbs/15_sm_train.ipynb #sm150048
 def metric_line(step:int, # the epoch, from 1
@@ -336,12 +345,17 @@ def sagemaker_entry(argv:list[str]|None=None, # `--name value` hyperparameters; 
     settings = _job_settings(root, env, ckpt, output_dir)
     name = _link_channel(channel, settings)
     state = json.loads((ckpt/CHECKPOINT_STATE).read_text()) if (ckpt/CHECKPOINT_STATE).is_file() else None
-    cbs = _chain(dict([_checkpointer(ckpt, name), ("on_fit_epoch_end", _epoch_logger(_LogLines(echo)))]), callbacks or {})
+    cbs = _chain({**_checkpointer(ckpt, name), "on_fit_epoch_end": _epoch_logger(_LogLines(echo))}, callbacks or {})
     kw = dict(settings=settings, export_onnx=False, callbacks=cbs)  # the ONNX export is made once, by package_weights
     if state:
-        run_id = _restore(ckpt, state, channel, settings)
-        echo(f"resuming MLflow run {run_id} from the checkpoint of epoch {state['epoch']}/{state['epochs']}")
-        res = train(name, resume=run_id, **kw)
+        tracker, run = _restore(ckpt, state, channel, settings)
+        if state.get("finished"):
+            echo(f"MLflow run {tracker.run_id} had finished training ({state['epoch']} epochs): packaging its model")
+            res = _finished_result(tracker, run, state)
+        else:
+            if run.info.status == "RUNNING": tracker.end("KILLED", "the instance was stopped (managed spot); resumed from the job's checkpoint")
+            echo(f"resuming MLflow run {tracker.run_id} from the checkpoint of epoch {state['epoch']}/{state['epochs']}")
+            res = train(name, resume=tracker.run_id, **kw)
     else:
         res = train(name, run_name=env.get("TRAINING_JOB_NAME") or "sagemaker-training", **{**hps, **kw})
     files = write_model_dir(res, model_dir, output_dir, hps, settings, env)
@@ -367,17 +381,19 @@ def dataset_version_uri(dataset:str, # a dataset version name in the s3:// works
     return store.uri(key)
 
 # %% ../../nbs/15_sm_train.ipynb #sm150072
-def _check_job_args(model, epochs, imgsz, batch, lr0) -> dict:
+def _check_job_args(hps:dict, # the job's hyperparameters; None values are dropped (train's defaults apply)
+                   ) -> dict:
     "The hyperparameters given, refused as `train` would refuse them, and local weights refused (the job cannot read them)."
     import inspect
     from dronemlops.train import train, _check_train_args, TrainingError
-    given = {k: v for k, v in dict(model=model, epochs=epochs, imgsz=imgsz, batch=batch, lr0=lr0).items() if v is not None}
+    hps = {k: v for k, v in hps.items() if v is not None}
     d = {k: p.default for k, p in inspect.signature(train).parameters.items()}
-    _check_train_args(*(given.get(k, d[k]) for k in ("epochs", "imgsz", "batch", "lr0", "patience", "workers", "threads", "device")))
+    _check_train_args(*(hps.get(k, d[k]) for k in ("epochs", "imgsz", "batch", "lr0", "patience", "workers", "threads", "device")))
+    model = hps.get("model")
     if model is not None and not str(model).startswith(("s3://", "@", "models:/")) and (Path(str(model)).exists() or str(model).endswith(".pt")):
         raise TrainingError(f"model={model!r} is a file on this machine, which the training job cannot read: upload it to S3 and give its s3:// URI, "
                             "or use 'starter', a variant (n, s, m, l, x) or a registry reference (@champion).")
-    return given
+    return hps
 
 # %% ../../nbs/15_sm_train.ipynb #sm150073
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"  # where SageMaker writes training job logs (one stream per instance)
@@ -457,7 +473,7 @@ def submit_training(dataset:str, # a dataset version name in the s3:// workspace
                    ) -> dict:
     "Submit a SageMaker training job on a published dataset version; with `wait`, follow it to its end. Returns `job_summary`."
     s = settings or load_settings()
-    hps = {**_check_job_args(model, epochs, imgsz, batch, lr0), **(hyperparameters or {})}
+    hps = _check_job_args(dict(model=model, epochs=epochs, imgsz=imgsz, batch=batch, lr0=lr0, **(hyperparameters or {})))
     uri = dataset_version_uri(dataset, s)
     trainer = model_trainer(uri, s, hyperparameters=hps, instance_type=instance_type, instance_count=instance_count, use_spot=use_spot,
                             max_run_s=max_run_s, max_wait_s=max_wait_s, base_job_name=base_job_name)
