@@ -6,7 +6,7 @@ Docs: https://dronemlops.github.io/dronemlops/ground_truth.html.md"""
 
 # %% ../../nbs/21_ground_truth.ipynb #gt000004
 from __future__ import annotations
-import json, math, tempfile
+import importlib.resources, json, math, tempfile
 from pathlib import Path
 from typing import Iterable, Mapping
 from ..config import Settings, load_settings
@@ -17,21 +17,17 @@ from .core import (AWSError, AWSRequests, boto_session, check_request, project_t
                                  sagemaker_uri, execution_role)
 
 # %% auto #0
-__all__ = ['GT_LAMBDA_ACCOUNTS', 'GT_LAMBDA_SOURCE', 'TASK_KINDS', 'PUBLIC_WORKFORCE_ARN', 'GT_PRICES', 'WORKFORCES',
+__all__ = ['GT_TABLES', 'GT_LAMBDA_ACCOUNTS', 'GT_LAMBDA_SOURCE', 'TASK_KINDS', 'PUBLIC_WORKFORCE_ARN', 'GT_PRICES', 'WORKFORCES',
            'gt_lambda_arns', 'BudgetError', 'estimate_cost', 'check_budget', 'input_manifest', 'adjustment_manifest',
            'label_categories', 'worker_template', 'workteam_arn', 'labeling_job_request', 'prepare_labeling_job',
            'submit_labeling_job', 'labeling_progress', 'describe_labeling_job', 'output_to_dataset', 'groundtruth_cmd']
 
 # %% ../../nbs/21_ground_truth.ipynb #gt000007
-GT_LAMBDA_ACCOUNTS = {  # region -> the AWS account that owns Ground Truth's built-in Lambdas there
-    "us-east-1": "432418664414", "us-east-2": "266458841044", "us-west-2": "081040173940", "ca-central-1": "918755190332",
-    "eu-west-1": "568282634449", "eu-west-2": "487402164563", "eu-central-1": "203001061592", "ap-northeast-1": "477331159723",
-    "ap-northeast-2": "845288260483", "ap-south-1": "565803892007", "ap-southeast-1": "377565633583", "ap-southeast-2": "454466003867"}
-GT_LAMBDA_SOURCE = ("SageMaker API reference, HumanTaskConfig.PreHumanTaskLambdaArn and AnnotationConsolidationConfig."
-                    "AnnotationConsolidationLambdaArn, 'Bounding box' lists (https://docs.aws.amazon.com/sagemaker/latest/APIReference/"
-                    "API_HumanTaskConfig.html), read 2026-11-28")
+GT_TABLES = json.loads(importlib.resources.files("dronemlops.aws").joinpath("ground_truth.json").read_text())  # AWS's published accounts and prices, with their sources and dates
+GT_LAMBDA_ACCOUNTS = GT_TABLES["lambda_accounts"]["accounts"]  # region -> the AWS account that owns Ground Truth's built-in Lambdas there
+GT_LAMBDA_SOURCE = GT_TABLES["lambda_accounts"]["source"]
 TASK_KINDS = {"bounding_box": "BoundingBox", "adjustment": "AdjustmentBoundingBox", "verification": "VerificationBoundingBox"}
-PUBLIC_WORKFORCE_ARN = "arn:aws:sagemaker:{region}:394669845002:workteam/public-crowd/default"  # Ground Truth guide, "Use the Amazon Mechanical Turk Workforce"
+PUBLIC_WORKFORCE_ARN = GT_TABLES["public_workforce"]["arn"]  # one pattern for every region
 
 def gt_lambda_arns(region:str, # the job's AWS region
                    kind:str="bounding_box", # bounding_box, adjustment or verification
@@ -45,13 +41,8 @@ def gt_lambda_arns(region:str, # the job's AWS region
     return arn.format("PRE"), arn.format("ACS")
 
 # %% ../../nbs/21_ground_truth.ipynb #gt000010
-GT_PRICES = {
-    "date": "2026-11-28",
-    "source": "https://aws.amazon.com/sagemaker/groundtruth/pricing/ (per labeled object, built-in workflows); allowed public "
-              "prices: SageMaker API reference, PublicWorkforceTaskPrice. Check the page before relying on a figure.",
-    "object_tiers": [(50_000, 0.08), (950_000, 0.04), (None, 0.02)],  # (objects in the tier per month, USD per object); None: the rest
-    "public_bounding_box_prices": (0.036, 0.048, 0.060, 0.072, 0.120, 0.240, 0.360, 0.480, 0.600, 0.720, 0.840, 0.960, 1.080, 1.200),
-}
+GT_PRICES = {**GT_TABLES["prices"], "object_tiers": [tuple(t) for t in GT_TABLES["prices"]["object_tiers"]],
+             "public_bounding_box_prices": tuple(GT_TABLES["prices"]["public_bounding_box_prices"])}
 WORKFORCES = ("private", "vendor", "public")
 
 # %% ../../nbs/21_ground_truth.ipynb #gt000011
