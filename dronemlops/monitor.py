@@ -22,13 +22,14 @@ from .annotations import Annotations
 # %% auto #0
 __all__ = ['IMAGE_FEATURES', 'PREDICTION_FEATURES', 'CLASS_SHARE', 'LOW_SCORE', 'MAX_SAMPLES', 'MONITORING_PREFIX', 'STATISTICS',
            'DEFAULT_THRESHOLDS', 'ALPHA', 'MIN_VALUES', 'SEVERITIES', 'MONITORING_EXPERIMENT', 'HISTORY', 'TRIGGERS',
-           'EVENT_SOURCE', 'EVENT_DETAIL_TYPE', 'MONITOR_ACTIONS', 'MonitorError', 'profile_features', 'image_features',
-           'prediction_features', 'capture_features', 'FeatureSample', 'BadLines', 'count_lines', 'sample_captures',
-           'sample_images', 'baseline_key', 'build_baseline', 'load_baseline', 'psi', 'feature_thresholds',
-           'compare_features', 'overall_severity', 'DriftReport', 'drift_report', 'plot_drift', 'write_report_html',
-           'log_drift', 'state_dir', 'read_history', 'append_history', 'TriggerPolicy', 'TriggerDecision',
-           'evaluate_trigger', 'fire_trigger', 'local_action', 'aws_action', 'model_version', 'window_folder',
-           'last_hour', 'monitor_run', 'monitor_cmd']
+           'EVENT_SOURCE', 'EVENT_DETAIL_TYPE', 'HOURLY', 'CAPTURE_INPUT', 'MONITOR_OUTPUT', 'MONITOR_ACTIONS',
+           'MonitorError', 'profile_features', 'image_features', 'prediction_features', 'capture_features',
+           'FeatureSample', 'BadLines', 'count_lines', 'sample_captures', 'sample_images', 'baseline_key',
+           'build_baseline', 'load_baseline', 'psi', 'feature_thresholds', 'compare_features', 'overall_severity',
+           'DriftReport', 'drift_report', 'plot_drift', 'write_report_html', 'log_drift', 'state_dir', 'read_history',
+           'append_history', 'TriggerPolicy', 'TriggerDecision', 'evaluate_trigger', 'fire_trigger', 'local_action',
+           'aws_action', 'model_version', 'window_folder', 'last_hour', 'monitor_run', 'monitoring_schedule_request',
+           'sagemaker_window', 'monitor_cmd']
 
 # %% ../nbs/22_monitor.ipynb #mon00007
 class MonitorError(DroneMLOpsError, ValueError):
@@ -736,6 +737,46 @@ def monitor_run(model="@champion", # the watched model: a registry reference, "s
     return {**report.summary(), "report": str(html), "run_id": run_id, "bad": [b.__dict__ for b in report.bad[:20]],
             "trigger": {k: v for k, v in decision.__dict__.items() if k != "event"}}
 
+# %% ../nbs/22_monitor.ipynb #mon00090
+HOURLY = "cron(0 * ? * * *)"  # SageMaker monitoring schedules' hourly expression
+CAPTURE_INPUT = "/opt/ml/processing/input/endpoint"  # where a monitoring job finds the endpoint's captures of its hour
+MONITOR_OUTPUT = "/opt/ml/processing/output"  # what a monitoring job uploads when it ends
+
+def monitoring_schedule_request(endpoint:str, # the endpoint, created with data capture on (Input and Output)
+                                image_uri:str, # an ECR image with dronemlops installed (its `dronemlops` command runs the check)
+                                model:str, # the version the endpoint serves, e.g. models:/drone-detector/3 (its baseline must exist)
+                                settings:Settings|None=None, # role, bucket, project, workspace, tracking URI
+                                schedule:str=HOURLY, # a SageMaker schedule expression
+                                instance_type:str="ml.m5.large", # the monitoring job's instance
+                                n:int=2, # the trigger policy: n drifted windows ...
+                                m:int=3, # ... of the last m
+                                topic_arn:str|None=None, # SNS topic notified on a trigger (the DriftDetected event is always put)
+                               ) -> dict:
+    "The CreateMonitoringSchedule request for a custom container that runs `dronemlops monitor run` on each hour's captures; checked against botocore's model (moto has no monitoring schedules)."
+    from dronemlops.aws.core import check_request, resource_name, execution_role, sagemaker_uri, project_tags
+    s = settings or load_settings()
+    args = ["monitor", "run", "--model", model, "--source", CAPTURE_INPUT, "--n", str(n), "--m", str(m), "--events"] + (["--topic-arn", topic_arn] if topic_arn else [])
+    env = {"DRONEMLOPS_PROJECT": s.project, "DRONEMLOPS_WORKSPACE": s.workspace, "DRONEMLOPS_LOCAL_DIR": MONITOR_OUTPUT}
+    if s.aws_region: env["DRONEMLOPS_AWS_REGION"] = s.aws_region
+    if s.mlflow_tracking_uri and not s.mlflow_tracking_uri.startswith("sqlite"): env["DRONEMLOPS_MLFLOW_TRACKING_URI"] = s.mlflow_tracking_uri
+    job = {"MonitoringInputs": [{"EndpointInput": {"EndpointName": endpoint, "LocalPath": CAPTURE_INPUT, "S3InputMode": "File"}}],
+           "MonitoringOutputConfig": {"MonitoringOutputs": [{"S3Output": {"S3Uri": sagemaker_uri(s, "monitoring", endpoint), "LocalPath": MONITOR_OUTPUT,
+                                                                          "S3UploadMode": "EndOfJob"}}]},
+           "MonitoringResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": instance_type, "VolumeSizeInGB": 30}},
+           "MonitoringAppSpecification": {"ImageUri": image_uri, "ContainerEntrypoint": ["dronemlops"], "ContainerArguments": args},
+           "StoppingCondition": {"MaxRuntimeInSeconds": 3600}, "Environment": env, "RoleArn": execution_role(s)}
+    req = {"MonitoringScheduleName": resource_name(s, "drift", endpoint),
+           "MonitoringScheduleConfig": {"ScheduleConfig": {"ScheduleExpression": schedule}, "MonitoringJobDefinition": job},
+           "Tags": project_tags(s, model=model)}
+    return check_request("sagemaker", "CreateMonitoringSchedule", req)
+
+def sagemaker_window(env:Mapping|None=None, # default `os.environ`
+                    ) -> str|None:
+    "The hour a SageMaker monitoring job checks (its `start_time` variable) as a window id, or None outside such a job."
+    t = (env if env is not None else os.environ).get("start_time")
+    try: return dt.datetime.fromisoformat(t.replace("Z", "+00:00")).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H") if t else None
+    except ValueError: raise MonitorError(f"start_time={t!r} is not an ISO time; SageMaker sets it to the monitored hour's start.") from None
+
 # %% ../nbs/22_monitor.ipynb #mon00086
 MONITOR_ACTIONS = ("run", "baseline")
 
@@ -743,7 +784,7 @@ def monitor_cmd(action:str, # run: check a window of captures (or a folder) for 
                 model:str="@champion", # the watched model: "@champion", "3", "models:/drone-detector/3", "starter" or weights
                 dataset:str=None, # baseline: the dataset version the model was trained on
                 source:str=None, # run: a folder of captures or new images instead of the workspace's captures
-                window:str=None, # run: "YYYY-MM-DDTHH" or "YYYY-MM-DD"; default the last complete hour
+                window:str=None, # run: "YYYY-MM-DDTHH" or "YYYY-MM-DD"; default the SageMaker job's hour (start_time), else the last complete hour
                 n:int=2, # run: retrain when n of ...
                 m:int=3, # ... the last m windows drifted
                 cooldown_hours:float=24.0, # run: no second retraining within this many hours
@@ -761,7 +802,7 @@ def monitor_cmd(action:str, # run: check a window of captures (or a folder) for 
         out = {k: v for k, v in doc.items() if k != "features"} | {"features": sorted(doc["features"]), "key": baseline_key(doc["model"])}
     else:
         act = aws_action(topic_arn, settings=settings) if (events or topic_arn) else None
-        out = monitor_run(model, source, window, policy=TriggerPolicy(n, m, cooldown_hours=cooldown_hours), action=act,
+        out = monitor_run(model, source, window or sagemaker_window(), policy=TriggerPolicy(n, m, cooldown_hours=cooldown_hours), action=act,
                           log_to_mlflow=mlflow, settings=settings)
     print(json.dumps(out, indent=2, default=str))
     return out

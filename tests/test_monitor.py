@@ -304,3 +304,24 @@ def test_model_version_and_cli(world, tmp_path):
         monitor_cmd("run", model=world["det"].version, source=str(world["tmp"]/"rescaled"), mlflow=False, workspace=str(world["settings"].workspace))
     assert out["severity"] == "drift" and {"width", "height"} <= set(out["drifted"])
     with pytest.raises(MonitorError, match="Unknown monitor action 'start'"): monitor_cmd("start")
+
+# --- SageMaker monitoring schedule (moto has none: botocore's model checks the request) --------------------------------
+
+def test_monitoring_schedule_request(tmp_path, monkeypatch):
+    sm = load_settings(env={}, cwd=tmp_path, workspace="s3://drone-bucket/ws", aws_region="eu-west-1", local_dir=str(tmp_path/"l"),
+                       sagemaker_role_arn="arn:aws:iam::123456789012:role/r")
+    r = monitoring_schedule_request("ep", "img:1", "models:/drone-detector/3", sm, n=3, m=5, topic_arn="arn:aws:sns:eu-west-1:123456789012:t")
+    job = r["MonitoringScheduleConfig"]["MonitoringJobDefinition"]
+    assert job["MonitoringAppSpecification"]["ContainerArguments"][6:] == ["--n", "3", "--m", "5", "--events", "--topic-arn", "arn:aws:sns:eu-west-1:123456789012:t"]
+    assert job["Environment"] == {"DRONEMLOPS_PROJECT": "dronemlops", "DRONEMLOPS_WORKSPACE": "s3://drone-bucket/ws", "DRONEMLOPS_LOCAL_DIR": MONITOR_OUTPUT,
+                                  "DRONEMLOPS_AWS_REGION": "eu-west-1"}
+    assert job["MonitoringInputs"][0]["EndpointInput"]["EndpointName"] == "ep" and job["RoleArn"] == sm.sagemaker_role_arn
+    assert {"Key": "dronemlops:model", "Value": "models:/drone-detector/3"} in r["Tags"]
+    with pytest.raises(AWSError, match="CreateMonitoringSchedule request is invalid.*ScheduleExpression"):
+        monitoring_schedule_request("ep", "img:1", "m", sm, schedule=None)
+    with pytest.raises(AWSError, match="sagemaker_role_arn"):
+        monitoring_schedule_request("ep", "img:1", "m", load_settings(env={}, cwd=tmp_path, workspace="s3://drone-bucket/ws", local_dir=str(tmp_path/"l"), aws_region="eu-west-1"))
+    with pytest.raises(AWSError, match="No S3 bucket for SageMaker"):
+        monitoring_schedule_request("ep", "img:1", "m", load_settings(env={}, cwd=tmp_path, aws_region="eu-west-1", sagemaker_role_arn="arn:aws:iam::123456789012:role/r"))
+    monkeypatch.setenv("start_time", "2026-11-28T10:00:00Z")
+    assert sagemaker_window() == "2026-11-28T10"
