@@ -212,3 +212,29 @@ def test_following_prints_new_log_lines_once(sm_settings):
     assert follow_training(out["job_name"], s, poll_s=0, echo=printed.append)["status"] == "Completed"
     assert printed == [line, f"{out['job_name']}: Completed (Completed)"]
     with pytest.raises(AWSError, match="DescribeTrainingJob \\(TrainingJobName 'nope'\\): ValidationException"): follow_training("nope", s, poll_s=0)
+
+# --- the script itself, as SageMaker runs it --------------------------------------------------------------------------
+import os, signal, subprocess, sys
+from dronemlops.aws.training import training_source_dir, ENTRY_SCRIPT
+
+def test_the_script_killed_by_the_system_resumes(published, tmp_path):
+    "sagemaker_train.py from the staged source_dir, run as SageMaker runs it (`python <script> --name value ...`), SIGKILLed after its epoch-1 checkpoint, run again."
+    code = training_source_dir(tmp_path/"code")
+    opt_ml = tmp_path/"opt"/"ml"
+    args = ["--model", "starter", "--epochs", "2", "--imgsz", "64", "--batch", "8", "--workers", "0"]
+    def run_script(env):
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("DRONEMLOPS_", "SM_", "PYTHONPATH"))}
+        return subprocess.Popen([sys.executable, ENTRY_SCRIPT, *args], cwd=code, env={**clean, **{k: v for k, v in env.items() if k != "SM_HPS"}},
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    p = run_script(new_container(opt_ml, published))
+    state = opt_ml/"checkpoints"/CHECKPOINT_STATE
+    deadline = time.time() + 300
+    while not state.is_file() and p.poll() is None and time.time() < deadline: time.sleep(0.2)
+    os.kill(p.pid, signal.SIGKILL)  # what a reclaimed spot instance does to the job: no handler runs
+    out1 = p.communicate()[0]
+    assert p.returncode == -signal.SIGKILL and json.loads(state.read_text())["epoch"] == 1, out1[-3000:]
+    p = run_script(new_container(opt_ml, published))
+    out2 = p.communicate(timeout=600)[0]
+    assert p.returncode == 0, out2[-3000:]
+    assert re.search(r"resuming MLflow run \w+ from the checkpoint of epoch 1/2", out2) and re.findall(r"epoch=(\d+) ", out2) == ["2"]
+    assert sorted(q.name for q in (opt_ml/"model").iterdir()) == sorted(MODEL_FILES)

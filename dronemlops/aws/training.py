@@ -18,8 +18,8 @@ __all__ = ['ENTRY_SCRIPT', 'ENTRY_PY', 'NOT_FOR_TRAINING', 'PYTORCH_VERSION', 'P
            'CHECKPOINT_DIR', 'TRAIN_CHANNEL', 'LOGGED_METRICS', 'METRIC_DEFINITIONS', 'TRAIN_HYPERPARAMETERS',
            'CHECKPOINT_STATE', 'MODEL_STEM', 'MODEL_FILES', 'SM_ROOT', 'LOG_GROUP', 'DONE', 'training_requirements',
            'training_source_dir', 'training_image', 'model_trainer', 'container_environment', 'training_request',
-           'job_hyperparameters', 'mirror', 'metric_line', 'write_model_dir', 'sagemaker_entry', 'dataset_version_uri',
-           'job_log_lines', 'job_summary', 'follow_training', 'job_outcome', 'submit_training']
+           'job_hyperparameters', 'mirror', 'metric_line', 'write_model_dir', 'log_line', 'sagemaker_entry',
+           'dataset_version_uri', 'job_log_lines', 'job_summary', 'follow_training', 'job_outcome', 'submit_training']
 
 # %% ../../nbs/15_sm_train.ipynb #sm150007
 ENTRY_SCRIPT = "sagemaker_train.py"  # the script SageMaker runs, inside source_dir
@@ -297,6 +297,10 @@ def write_model_dir(res, # the `TrainResult` of the job's training
 # %% ../../nbs/15_sm_train.ipynb #sm150053
 SM_ROOT = "/opt/ml"  # SageMaker's folder in the container
 
+def log_line(line:str): # a line for the job's log
+    "Print `line` at once (the job's stdout is a pipe, block-buffered otherwise)."
+    print(line, flush=True)
+
 def _job_settings(root:Path, env:Mapping[str, str], ckpt:Path, output_dir:Path) -> Settings:
     "The job's settings: `DRONEMLOPS_*` from its environment, a workspace and state folder under `root`."
     over = dict(workspace=str(root/"dronemlops"/"workspace"), local_dir=str(root/"dronemlops"))
@@ -328,16 +332,16 @@ def _chain(ours:Mapping, theirs:Mapping) -> dict:
 
 def sagemaker_entry(argv:list[str]|None=None, # `--name value` hyperparameters; default sys.argv[1:]
                     env:Mapping[str, str]|None=None, # the container environment (SM_*, DRONEMLOPS_*); default os.environ
-                    root:str|Path=SM_ROOT, # SageMaker's folder: checkpoints/ and the job's working folder under it
+                    root:str|Path|None=None, # SageMaker's folder (checkpoints/, the job's working folder); default SM_MODEL_DIR's parent, else /opt/ml
                     callbacks:Mapping|None=None, # extra Ultralytics callbacks {event: fn(trainer)}
-                    echo=print, # where the per-epoch metric lines go (the job's log)
+                    echo=log_line, # where the per-epoch metric lines go (the job's log)
                    ) -> dict:
     "Train in a SageMaker training container: validate the channel's dataset, train (resuming from checkpoints), write the model folder."
     import sys
     from dronemlops.train import train, TrainingError, _epoch_logger
     env = dict(os.environ if env is None else env)
     hps = job_hyperparameters(sys.argv[1:] if argv is None else argv, env)
-    root = Path(root)
+    root = Path(root or (Path(env["SM_MODEL_DIR"]).parent if env.get("SM_MODEL_DIR") else SM_ROOT))
     if not env.get("SM_CHANNEL_TRAIN"): raise TrainingError("SM_CHANNEL_TRAIN is not set: run this in a SageMaker training job with a `train` channel.")
     channel, ckpt = Path(env["SM_CHANNEL_TRAIN"]), root/"checkpoints"
     model_dir, output_dir = Path(env.get("SM_MODEL_DIR") or root/"model"), Path(env.get("SM_OUTPUT_DATA_DIR") or root/"output"/"data")
