@@ -202,7 +202,6 @@ def sdk_session(settings:Settings|None=None, # region, profile, endpoint, bucket
         else: from sagemaker.core.helper.session_helper import Session
     except ImportError: raise AWSError(SDK_MISSING) from None
     bs = boto_session(s)
-    return Session(boto_session=bs, sagemaker_client=aws_client("sagemaker", s, bs),
-                   sagemaker_runtime_client=aws_client("sagemaker-runtime", s, bs),
-                   default_bucket=sagemaker_bucket(s), default_bucket_prefix=f"{s.project}/sagemaker",
-                   sagemaker_config=sdk_config(s))
+    kw = {} if pipeline else {"sagemaker_runtime_client": aws_client("sagemaker-runtime", s, bs)}  # PipelineSession takes no runtime client
+    return Session(boto_session=bs, sagemaker_client=aws_client("sagemaker", s, bs), default_bucket=sagemaker_bucket(s),
+                   default_bucket_prefix=f"{s.project}/sagemaker", sagemaker_config=sdk_config(s), **kw)
