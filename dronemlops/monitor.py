@@ -28,8 +28,8 @@ __all__ = ['IMAGE_FEATURES', 'PREDICTION_FEATURES', 'CLASS_SHARE', 'LOW_SCORE', 
            'build_baseline', 'load_baseline', 'psi', 'feature_thresholds', 'compare_features', 'overall_severity',
            'DriftReport', 'drift_report', 'plot_drift', 'write_report_html', 'log_drift', 'state_dir', 'read_history',
            'append_history', 'TriggerPolicy', 'TriggerDecision', 'evaluate_trigger', 'fire_trigger', 'local_action',
-           'aws_action', 'model_version', 'window_folder', 'last_hour', 'monitor_run', 'monitoring_schedule_request',
-           'sagemaker_window', 'monitor_cmd']
+           'aws_action', 'model_version', 'window_folder', 'last_hour', 'pull_state', 'push_state', 'monitor_run',
+           'monitoring_schedule_request', 'sagemaker_window', 'monitor_cmd']
 
 # %% ../nbs/22_monitor.ipynb #mon00007
 class MonitorError(DroneMLOpsError, ValueError):
@@ -678,6 +678,28 @@ def last_hour(now:dt.datetime|None=None, # default now (UTC)
     now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
     return (now - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H")
 
+# %% ../nbs/22_monitor.ipynb #mon00093
+def _state_key(version:str, *parts:str) -> str: return "/".join([MONITORING_PREFIX, _folder_name(version), *parts])
+
+def pull_state(version:str, # the watched model's version
+               folder:Path, # its `state_dir`
+               store:Storage, # an S3 workspace (a local one holds the state itself: nothing to do)
+              ) -> None:
+    "Copy the history and trigger claims kept in an S3 workspace into a fresh state folder (a SageMaker job starts empty)."
+    if isinstance(store, LocalStorage): return
+    if not (folder/HISTORY).exists() and store.exists(_state_key(version, HISTORY)): store.get_file(_state_key(version, HISTORY), folder/HISTORY)
+    for k in store.ls(_state_key(version, TRIGGERS), recursive=True):
+        if not (folder/TRIGGERS/Path(k).name).exists(): store.get_file(k, folder/TRIGGERS/Path(k).name)
+
+def push_state(version:str, # the watched model's version
+               folder:Path, # its `state_dir`
+               store:Storage, # an S3 workspace (nothing to do for a local one)
+              ) -> None:
+    "Keep the history and trigger claims in an S3 workspace, so the next job (or host) continues the same history and cooldown."
+    if isinstance(store, LocalStorage): return
+    if (folder/HISTORY).exists(): store.put_file(folder/HISTORY, _state_key(version, HISTORY))
+    for p in (folder/TRIGGERS).glob("*.json"): store.put_file(p, _state_key(version, TRIGGERS, p.name))
+
 # %% ../nbs/22_monitor.ipynb #mon00080
 def _window_source(version:str, window:str, source, settings:Settings, store:Storage, tmp:Path) -> Path:
     "The local folder holding the window: `source`, or the window's captures in the workspace (downloaded from S3)."
@@ -712,7 +734,7 @@ def monitor_run(model="@champion", # the watched model: a registry reference, "s
                 store:Storage|None=None, # the workspace; default `open_storage(settings=settings)`
                 now:dt.datetime|None=None, # the check's time (tests); default now
                ) -> dict:
-    "One monitoring check: drift of a window against the model's baseline, a report (HTML, MLflow), the history updated, the retraining trigger evaluated."
+    "One monitoring check: drift of a window against the model's baseline, a report (HTML, MLflow), the history updated, the retraining trigger evaluated (and fired with `action`)."
     import tempfile
     settings = settings or load_settings(); store = store or open_storage(settings=settings)
     version = model_version(model, settings)
@@ -730,10 +752,13 @@ def monitor_run(model="@champion", # the watched model: a registry reference, "s
     fig = plot_drift(report); html = write_report_html(report, state/"reports"/f"{window}.html", fig); plt.close(fig)
     run_id = log_drift(report, html, settings) if log_to_mlflow else None
     checked = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+    pull_state(version, state, store)
     history = append_history(state, {**report.summary(), "run_id": run_id, "checked_at": checked})
     decision = evaluate_trigger(history, version, policy, new_labels_map, labels_id)
-    if action is not None: decision = fire_trigger(decision, action, state, policy, now)
-    elif decision.fire: decision.reasons.append("no action configured: nothing started")
+    try:
+        if action is not None: decision = fire_trigger(decision, action, state, policy, now)
+        elif decision.fire: decision.reasons.append("no action configured: nothing started")
+    finally: push_state(version, state, store)
     return {**report.summary(), "report": str(html), "run_id": run_id, "bad": [b.__dict__ for b in report.bad[:20]],
             "trigger": {k: v for k, v in decision.__dict__.items() if k != "event"}}
 

@@ -294,6 +294,19 @@ def test_monitor_run_on_an_s3_workspace(world, s3_settings):
     r = monitor_run(det.version, window="2026-11-28", settings=s3_settings, store=st, log_to_mlflow=False)
     assert (r["records"], r["severity"]) == (len(world["val"]), "ok")
     assert Path(r["report"]).is_relative_to(Path(s3_settings.local_dir)/"monitoring")
+    # every later check in a fresh local_dir (a new SageMaker job): history and cooldown continue from the workspace
+    runs = []
+    act = local_action(lambda e: runs.append(e["drifted_windows"]) or "started")
+    def job(folder, i):
+        s = load_settings(env={}, cwd=world["tmp"], workspace=f"s3://{bucket}/ws", aws_endpoint_url=s3_settings.aws_endpoint_url, local_dir=str(world["tmp"]/f"job{i}"))
+        return monitor_run(det, world["tmp"]/folder, action=act, settings=s, store=st, log_to_mlflow=False)
+    assert not job("darker", 1)["trigger"]["fire"]
+    assert job("blurred", 2)["trigger"]["started"] and runs == [["darker", "blurred"]]
+    third = job("brighter", 3)
+    assert not third["trigger"]["started"] and "in cooldown" in third["trigger"]["reasons"][-1] and len(runs) == 1
+    hist = [json.loads(l)["window"] for l in st.read_text(baseline_key(det.version).replace("baseline.json", "history.jsonl")).splitlines()]
+    assert hist == ["2026-11-28", "darker", "blurred", "brighter"]
+    assert len(st.ls(baseline_key(det.version).replace("baseline.json", "triggers"))) == 1
 
 def test_model_version_and_cli(world, tmp_path):
     assert model_version("12") == "models:/drone-detector/12" and model_version(world["det"].version) == world["det"].version
