@@ -38,3 +38,22 @@ def test_sdk_session_without_the_sdk_says_how_to_install_it(tmp_path):
     env = {**_no_aws_env(tmp_path), "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env)
     assert r.stdout.strip() == "The SageMaker Python SDK is not installed: pip install 'dronemlops[aws]'.", r.stderr
+
+@pytest.mark.parametrize("argv", [["aws", "bootstrap"], ["pipeline", "status"], ["deploy", "3"], ["train", "trees-v1", "--on", "sagemaker"]])
+def test_commands_without_aws_configuration_say_which_setting(tmp_path, argv):
+    "The real `dronemlops` command on a machine with no AWS configuration: exit 2 and one line naming the settings, never a traceback."
+    exe = Path(sys.executable).parent/"dronemlops"
+    env = {**_no_aws_env(tmp_path), "DRONEMLOPS_WORKSPACE": "s3://survey-data/team", "DRONEMLOPS_LOCAL_DIR": str(tmp_path/"local")}
+    r = subprocess.run([str(exe), *argv], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    lines = r.stderr.strip().splitlines()
+    assert (r.returncode, len(lines)) == (2, 1), r.stderr
+    assert lines[0].startswith(f"dronemlops {argv[0]}: error: ") and "Traceback" not in r.stderr
+    assert "needs AWS credentials and none were found. Set aws_profile" in lines[0], lines[0]
+
+def test_commands_with_credentials_but_no_region_name_aws_region(tmp_path):
+    exe = Path(sys.executable).parent/"dronemlops"
+    env = {**_no_aws_env(tmp_path), "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example",
+           "DRONEMLOPS_WORKSPACE": "s3://survey-data/team", "DRONEMLOPS_LOCAL_DIR": str(tmp_path/"local")}
+    r = subprocess.run([str(exe), "pipeline", "status"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "No AWS region is configured: set aws_region (dronemlops.toml or DRONEMLOPS_AWS_REGION)" in r.stderr, r.stderr
