@@ -17,13 +17,13 @@ from .core import (AWSError, AWSRequests, SDK_MISSING, aws_client, boto_session,
                                  resource_name, sagemaker_uri, sdk_config)
 
 # %% auto #0
-__all__ = ['PIPELINE_PARAMETERS', 'PARAMETERS', 'STEPS', 'GATE_TOLERANCE', 'CONDITIONS', 'EVALUATION_PATHS', 'FAIL_MESSAGE',
-           'PROCESSING_DIR', 'STEP_SCRIPT', 'STEP_PY', 'PROCESSING_INSTANCE_TYPE', 'CONTENT_TYPES', 'ACTIONS',
-           'PipelineError', 'PipelineParameter', 'pipeline_parameters', 'parse_parameters', 'data_validation_step',
-           'training_step', 'approved_section', 'evaluation_step', 'json_get', 'check_condition', 'fail_parts',
-           'fail_reason', 'register_step', 'run_local', 'unpack_weights', 'approved_package_weights', 'step_main',
-           'pipeline_name', 'pipeline_session', 'build_pipeline', 'pipeline_definition', 'upsert_pipeline',
-           'check_published', 'start_pipeline', 'pipeline_status', 'pipeline_cmd']
+__all__ = ['PIPELINE_PARAMETERS', 'PARAMETERS', 'STEPS', 'GATE_TOLERANCE', 'CONDITIONS', 'FAIL_MESSAGE', 'PROCESSING_DIR',
+           'STEP_SCRIPT', 'STEP_PY', 'PROCESSING_INSTANCE_TYPE', 'CONTENT_TYPES', 'ACTIONS', 'PipelineError',
+           'PipelineParameter', 'pipeline_parameters', 'parse_parameters', 'data_validation_step', 'training_step',
+           'approved_section', 'evaluation_step', 'json_get', 'check_condition', 'fail_parts', 'fail_reason',
+           'register_step', 'run_local', 'unpack_weights', 'approved_package_weights', 'step_main', 'pipeline_name',
+           'pipeline_session', 'build_pipeline', 'pipeline_definition', 'upsert_pipeline', 'check_published',
+           'start_pipeline', 'pipeline_status', 'pipeline_cmd']
 
 # %% ../../nbs/16_pipeline.ipynb #p16a0007
 class PipelineError(DroneMLOpsError):
@@ -167,7 +167,6 @@ def evaluation_step(weights:str|Path, # the trained model's weights (.pt)
 # %% ../../nbs/16_pipeline.ipynb #p16a0024
 CONDITIONS = (("metrics.mAP50.value", "PerformanceThreshold"),  # good enough in absolute terms
               ("metrics.mAP50.value", "approved.floor.value"))  # not worse than the approved model (by more than the tolerance)
-EVALUATION_PATHS = tuple(dict.fromkeys(p for c in CONDITIONS for p in c if p not in PARAMETERS))  # what evaluation.json must hold
 
 def json_get(doc:Mapping, # a JSON document, e.g. evaluation.json's content
              path:str, # a dotted path as SageMaker's JsonGet takes it: "metrics.mAP50.value", "a.list[0].b"
@@ -403,12 +402,15 @@ def _processing_step(sdk:dict, name:str, settings:Settings, session, inputs:dict
     from dronemlops.aws.training import training_image, container_environment
     proc = sdk["FrameworkProcessor"](
         image_uri=training_image(session.boto_region_name, PROCESSING_INSTANCE_TYPE), role=execution_role(settings), instance_count=1,
-        instance_type=PROCESSING_INSTANCE_TYPE, command=["python3"], sagemaker_session=session, base_job_name=resource_name(settings, name.lower(), max_len=40),
-        env={**container_environment(settings), "DRONEMLOPS_AWS_REGION": session.boto_region_name, "DRONEMLOPS_WORKSPACE": f"{PROCESSING_DIR}/workspace"},
+        instance_type=PROCESSING_INSTANCE_TYPE, command=["python3"], sagemaker_session=session,
+        base_job_name=resource_name(settings, name.lower(), max_len=40),
+        env={**container_environment(settings), "DRONEMLOPS_AWS_REGION": session.boto_region_name,
+             "DRONEMLOPS_WORKSPACE": f"{PROCESSING_DIR}/workspace"},
         tags=project_tags(settings), code_location=sagemaker_uri(settings, "pipeline", "code"))
     ins = [sdk["ProcessingInput"](input_name=k, s3_input=sdk["ProcessingS3Input"](s3_uri=uri, local_path=path, s3_data_type="S3Prefix", s3_input_mode="File"))
            for k, (uri, path) in inputs.items()]
-    out = [sdk["ProcessingOutput"](output_name=output[0], s3_output=sdk["ProcessingS3Output"](s3_uri=output[1], local_path=f"{PROCESSING_DIR}/{output[0]}", s3_upload_mode="EndOfJob"))]
+    out = [sdk["ProcessingOutput"](output_name=output[0], s3_output=sdk["ProcessingS3Output"](
+        s3_uri=output[1], local_path=f"{PROCESSING_DIR}/{output[0]}", s3_upload_mode="EndOfJob"))]
     args = proc.run(code=STEP_SCRIPT, source_dir=str(_step_source(settings)), requirements="requirements.txt", inputs=ins, outputs=out, arguments=arguments)
     return sdk["ProcessingStep"](name=name, step_args=args, **step_kw)
 
@@ -419,7 +421,8 @@ def _operand_sdk(name:str, params:dict, json_get_of):
 def _register_args(sdk:dict, settings:Settings, session, model_data, evaluation_uri):
     "ModelBuilder(...).register(...) step arguments: a model package in the project's group, PendingManualApproval, with evaluation.json as its metrics."
     from dronemlops.aws.deploy import inference_image, package_group, CPU_INSTANCE_TYPES
-    mb = sdk["ModelBuilder"](s3_model_data_url=model_data, image_uri=inference_image(settings, CPU_INSTANCE_TYPES[0]), role_arn=execution_role(settings), sagemaker_session=session,
+    mb = sdk["ModelBuilder"](s3_model_data_url=model_data, image_uri=inference_image(settings, CPU_INSTANCE_TYPES[0]),
+                             role_arn=execution_role(settings), sagemaker_session=session,
                              env_vars={"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"})
     metrics = sdk["ModelMetrics"](model_statistics=sdk["MetricsSource"](content_type="application/json",
                                                                      s3_uri=sdk["Join"](on="/", values=[evaluation_uri, "evaluation.json"])))
