@@ -6,11 +6,11 @@ Docs: https://dronemlops.github.io/dronemlops/monitor.html.md"""
 
 # %% ../nbs/22_monitor.ipynb #mon00004
 from __future__ import annotations
-import base64, binascii, datetime as dt, fcntl, hashlib, io, json, math, os, random, time
+import base64, binascii, datetime as dt, fcntl, hashlib, io, json, math, os, random, re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 from PIL import Image, ImageOps
 from .config import Settings, DroneMLOpsError, load_settings
@@ -224,7 +224,7 @@ def sample_images(source:str|Path|Iterable, # a folder of images, or a list of i
     return fs
 
 # %% ../nbs/22_monitor.ipynb #mon00030
-MONITORING_PREFIX = "monitoring"  # workspace folder: monitoring/<model>/baseline.json, and (local workspaces) history.jsonl and triggers/
+MONITORING_PREFIX = "monitoring"  # workspace folder: monitoring/<model>/baseline.json, history.jsonl, triggers/ (and reports/ when local)
 
 def baseline_key(model_version:str, # the model's version as it names its captures, e.g. models:/drone-detector/3
                 ) -> str:
@@ -298,7 +298,7 @@ def psi(baseline:np.ndarray, # the baseline's values of one feature
 # %% ../nbs/22_monitor.ipynb #mon00040
 STATISTICS = ("psi", "ks", "wasserstein")
 DEFAULT_THRESHOLDS = {"psi": (0.1, 0.25), "ks": (0.15, 0.3), "wasserstein": (0.25, 0.5)}  # (warning, drift) for every feature
-ALPHA = 0.01  # a feature is flagged "drift" only when the KS test's p-value is below this (few samples stay at "warning")
+ALPHA = 0.01  # a feature's level drops by one when the KS test's p-value is not below this (too few values to be sure)
 MIN_VALUES = 5  # a feature with fewer known values in the baseline or the window is not compared
 SEVERITIES = ("ok", "warning", "drift")
 
@@ -490,7 +490,7 @@ def state_dir(model_version:str, # the watched model's version
               settings:Settings|None=None, # default `load_settings()`
               store:Storage|None=None, # the workspace; default `open_storage(settings=settings)`
              ) -> Path:
-    "The local folder with a model's monitoring history, trigger claims and reports: monitoring/<model> in a local workspace, <local_dir>/monitoring/<model> for an S3 one."
+    "The local folder with a model's monitoring history, trigger claims and reports: monitoring/<model> in a local workspace, <local_dir>/monitoring/<model> for an S3 one (see `pull_state`)."
     settings = settings or load_settings(); store = store or open_storage(settings=settings)
     d = (store.path(MONITORING_PREFIX) if isinstance(store, LocalStorage) else Path(settings.local_dir)/MONITORING_PREFIX)/_folder_name(model_version)
     d.mkdir(parents=True, exist_ok=True)
@@ -647,7 +647,6 @@ def model_version(model, # a `Detector`, "@champion", "3", "models:/name/3", "mo
                   settings:Settings|None=None, # default `load_settings()`
                  ) -> str:
     "The version string a served model writes its captures under (`Detector.version`), found without loading registry weights."
-    import re
     from dronemlops.predict import Detector, load_model
     if isinstance(model, Detector): return model.version
     m = str(model)
@@ -663,7 +662,7 @@ def model_version(model, # a `Detector`, "@champion", "3", "models:/name/3", "mo
         return f"models:/{name}/{v}"
     return load_model(m, settings).version
 
-_WINDOW = __import__("re").compile(r"(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}))?")
+_WINDOW = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}))?")
 
 def window_folder(window:str, # "YYYY-MM-DDTHH" (an hour) or "YYYY-MM-DD" (a day)
                  ) -> str:
@@ -740,7 +739,7 @@ def monitor_run(model="@champion", # the watched model: a registry reference, "s
     version = model_version(model, settings)
     baseline = load_baseline(version, settings, store)  # a missing baseline stops the check before anything is read
     if window is None: window = last_hour(now) if source is None else Path(source).name
-    if not __import__("re").fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", window): raise MonitorError(f"Window id {window!r}: use letters, digits, '.', '_' and '-' (it names files).")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", window): raise MonitorError(f"Window id {window!r}: use letters, digits, '.', '_' and '-' (it names files).")
     bad = BadLines()
     with tempfile.TemporaryDirectory() as tmp:
         folder = _window_source(version, window, source, settings, store, Path(tmp))
