@@ -10,11 +10,10 @@ import datetime as dt, difflib, inspect, json, re, sys, tarfile, time, uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
-from fastcore.script import bool_arg
 from ..config import Settings, DroneMLOpsError, load_settings
 from ..registry import gate
-from .core import (AWSError, AWSRequests, SDK_MISSING, aws_client, boto_session, check_request, execution_role, project_tags,
-                                 resource_name, sagemaker_uri, sdk_config)
+from .core import (AWSError, AWSRequests, SDK_MISSING, aws_client, check_request, execution_role, project_tags,
+                                 resource_name, sagemaker_uri, sdk_session)
 
 # %% auto #0
 __all__ = ['PIPELINE_PARAMETERS', 'PARAMETERS', 'STEPS', 'GATE_TOLERANCE', 'CONDITIONS', 'FAIL_MESSAGE', 'PROCESSING_DIR',
@@ -22,8 +21,8 @@ __all__ = ['PIPELINE_PARAMETERS', 'PARAMETERS', 'STEPS', 'GATE_TOLERANCE', 'COND
            'PipelineParameter', 'pipeline_parameters', 'parse_parameters', 'data_validation_step', 'training_step',
            'approved_section', 'evaluation_step', 'json_get', 'check_condition', 'fail_parts', 'fail_reason',
            'register_step', 'run_local', 'unpack_weights', 'approved_package_weights', 'step_main', 'pipeline_name',
-           'pipeline_session', 'build_pipeline', 'pipeline_definition', 'upsert_pipeline', 'check_published',
-           'start_pipeline', 'pipeline_status', 'pipeline_cmd']
+           'build_pipeline', 'pipeline_definition', 'upsert_pipeline', 'check_published', 'start_pipeline',
+           'pipeline_status', 'pipeline_cmd']
 
 # %% ../../nbs/16_pipeline.ipynb #p16a0007
 class PipelineError(DroneMLOpsError):
@@ -374,17 +373,6 @@ def pipeline_name(settings:Settings|None=None, # the `project` setting names the
     "The project's SageMaker Pipeline: `<project>-pipeline`."
     return resource_name(settings or load_settings(), "pipeline")
 
-def pipeline_session(settings:Settings|None=None, # region, profile, endpoint, bucket, telemetry
-                    ):
-    "An SDK `PipelineSession` on the configured clients and bucket (steps record their requests instead of starting jobs)."
-    # not core.sdk_session(pipeline=True): it passes sagemaker_runtime_client, which PipelineSession does not take (SDK 3.27)
-    from dronemlops.aws.core import sagemaker_bucket
-    s = settings or load_settings()
-    PipelineSession = _sdk()["PipelineSession"]
-    bs = boto_session(s)
-    return PipelineSession(boto_session=bs, sagemaker_client=aws_client("sagemaker", s, bs), default_bucket=sagemaker_bucket(s),
-                           sagemaker_config=sdk_config(s))
-
 # %% ../../nbs/16_pipeline.ipynb #p16a0046
 def _parameters(sdk:dict) -> dict:
     "The SDK parameter objects of the table, by name."
@@ -433,13 +421,13 @@ def _register_args(sdk:dict, settings:Settings, session, model_data, evaluation_
 
 # %% ../../nbs/16_pipeline.ipynb #p16a0048
 def build_pipeline(settings:Settings|None=None, # role, bucket, project, region; default `load_settings()`
-                   session=None, # an SDK PipelineSession; default `pipeline_session(settings)`
+                   session=None, # an SDK PipelineSession; default `sdk_session(settings, pipeline=True)`
                   ):
     "The SageMaker Pipeline (SDK `Pipeline`): the parameters of the table and the steps DataValidation → Training → Evaluation → CheckEvaluation → RegisterModel | Fail."
     from dronemlops.aws.training import model_trainer
     s = settings or load_settings()
     sdk = _sdk()
-    session = session or pipeline_session(s)
+    session = session or sdk_session(s, pipeline=True)
     p = _parameters(sdk)
     run_uri = lambda *parts: sdk["Join"](on="/", values=[sagemaker_uri(s, "pipelines"), sdk["ExecutionVariables"].PIPELINE_EXECUTION_ID, *parts])
     dataset = (p["DatasetPath"], f"{PROCESSING_DIR}/dataset")
@@ -463,14 +451,14 @@ def build_pipeline(settings:Settings|None=None, # role, bucket, project, region;
     return sdk["Pipeline"](name=pipeline_name(s), parameters=list(p.values()), steps=[validation, training, evaluation, check], sagemaker_session=session)
 
 def pipeline_definition(settings:Settings|None=None, # role, bucket, project, region; default `load_settings()`
-                        session=None, # an SDK PipelineSession; default `pipeline_session(settings)`
+                        session=None, # an SDK PipelineSession; default `sdk_session(settings, pipeline=True)`
                        ) -> dict:
     "The SageMaker Pipeline's definition (the JSON SageMaker stores), as a dict."
     return json.loads(build_pipeline(settings, session).definition())
 
 # %% ../../nbs/16_pipeline.ipynb #p16a0051
 def upsert_pipeline(settings:Settings|None=None, # role, bucket, project, region; default `load_settings()`
-                    session=None, # an SDK PipelineSession; default `pipeline_session(settings)`
+                    session=None, # an SDK PipelineSession; default `sdk_session(settings, pipeline=True)`
                     dry_run:bool=False, # print the create/update request instead of sending it
                     echo=print, # where a dry run prints
                    ) -> dict:
@@ -502,7 +490,7 @@ def check_published(uri:str, # the DatasetPath: an s3:// URI of a published data
     if not store.is_published(key):
         raise PipelineError(f"DatasetPath {uri} is not a published dataset version (no _PUBLISHED.json there): build and publish it first, "
                             "or pick one from `dronemlops datasets`.")
-    return uri
+    return str(uri).rstrip("/") + "/"  # an S3 prefix: without the slash, .../v1 would also bring .../v1_x into the channel
 
 def start_pipeline(params:Mapping, # parameter values by name (checked by the table); DatasetPath is required
                    settings:Settings|None=None, # region, project; default `load_settings()`
@@ -511,7 +499,7 @@ def start_pipeline(params:Mapping, # parameter values by name (checked by the ta
     s = settings or load_settings()
     p = pipeline_parameters(**params)
     if not p["DatasetPath"]: raise PipelineError("Pipeline parameter DatasetPath is required: give the s3:// URI of a published dataset version (--dataset).")
-    check_published(p["DatasetPath"], s)
+    p["DatasetPath"] = check_published(p["DatasetPath"], s)
     r = AWSRequests(s)("sagemaker", "StartPipelineExecution", PipelineName=pipeline_name(s), ClientRequestToken=uuid.uuid4().hex,
                        PipelineParameters=[{"Name": k, "Value": _wire(v)} for k, v in p.items() if v is not None])
     return r["PipelineExecutionArn"]
@@ -542,7 +530,7 @@ def pipeline_status(execution_arn:str|None=None, # an execution ARN; default the
 ACTIONS = ("run", "upsert", "start", "status")
 
 def pipeline_cmd(action:str, # run (with --local), upsert, start or status
-                 local:bool_arg=False, # run: the local engine, in this process
+                 local:bool=False, # run: the local engine, in this process
                  dataset:str=None, # DatasetPath: a dataset version name (local) or its s3:// URI (SageMaker)
                  model:str=None, # ModelVariant: "starter" (default) or a YOLO11 variant n/s/m/l/x
                  imgsz:str=None, # ImageSize (default 640)
@@ -556,7 +544,7 @@ def pipeline_cmd(action:str, # run (with --local), upsert, start or status
                  min_train:int=None, # run --local: minimum train images (default: setting min_train_images)
                  min_val:int=None, # run --local: minimum val images (default: setting min_val_images)
                  device:str="auto", # run --local: auto, cpu, or a GPU index
-                 dry_run:bool_arg=False, # upsert: print the request instead of sending it
+                 dry_run:bool=False, # upsert: print the request instead of sending it
                  workspace:str=None, # override the workspace
                 ):
     "Run the pipeline locally (run --local), or create/update, start and follow it on SageMaker (upsert, start, status)."
