@@ -28,8 +28,8 @@ __all__ = ['IMAGE_FEATURES', 'PREDICTION_FEATURES', 'CLASS_SHARE', 'LOW_SCORE', 
            'build_baseline', 'load_baseline', 'psi', 'feature_thresholds', 'compare_features', 'overall_severity',
            'DriftReport', 'drift_report', 'plot_drift', 'write_report_html', 'log_drift', 'state_dir', 'read_history',
            'append_history', 'TriggerPolicy', 'TriggerDecision', 'evaluate_trigger', 'fire_trigger', 'local_action',
-           'aws_action', 'model_version', 'window_folder', 'last_hour', 'pull_state', 'push_state', 'monitor_run',
-           'monitoring_schedule_request', 'sagemaker_window', 'monitor_cmd']
+           'aws_action', 'pipeline_action', 'model_version', 'window_folder', 'last_hour', 'pull_state', 'push_state',
+           'monitor_run', 'monitoring_schedule_request', 'sagemaker_window', 'monitor_cmd']
 
 # %% ../nbs/22_monitor.ipynb #mon00007
 class MonitorError(DroneMLOpsError, ValueError):
@@ -570,7 +570,7 @@ def evaluate_trigger(history:list[dict], # the windows checked, oldest first (`r
             basis["labels"] = labels_id or f"{new_labels_map:.6f}"
         else: reasons.append(f"mAP50 {new_labels_map:.3f} on new labels meets the gate {policy.map_gate:.3f}")
     fire = len(basis) > 1
-    key = hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:24] if fire else None
+    key = hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:32] if fire else None  # 32: a valid SageMaker ClientRequestToken
     event = {"model": model_version, "key": key, "reasons": reasons, "windows": [h["window"] for h in last], "drifted_windows": hits,
              "new_labels_map": new_labels_map, "labels": labels_id}
     return TriggerDecision(fire, reasons, key, event)
@@ -640,6 +640,21 @@ def aws_action(topic_arn:str|None=None, # an SNS topic to notify as well; None s
             m = req("sns", "Publish", TopicArn=topic_arn, Subject=f"Drift: retraining {event.get('model')}"[:100], Message=detail)
             out["sns_message_id"] = m.get("MessageId")
         return out
+    return act
+
+def pipeline_action(pipeline:str, # the SageMaker pipeline that retrains (the pipeline chapter's)
+                    parameters:Mapping|None=None, # pipeline parameters to set, e.g. {"Dataset": "..."}
+                    settings:Settings|None=None, # region, endpoint, credentials; default `load_settings()`
+                    requests=None, # an `aws.core.AWSRequests` to send through; default a new one
+                   ) -> Callable[[dict], dict]:
+    "An action that starts a SageMaker pipeline execution, with the trigger's key as its ClientRequestToken (SageMaker's own idempotency)."
+    def act(event:dict) -> dict:
+        from dronemlops.aws.core import AWSRequests
+        req = requests or AWSRequests(settings)
+        r = req("sagemaker", "StartPipelineExecution", PipelineName=pipeline, ClientRequestToken=event["key"],
+                PipelineExecutionDescription=("; ".join(event.get("reasons", [])))[:3000],
+                PipelineParameters=[{"Name": k, "Value": str(v)} for k, v in (parameters or {}).items()])
+        return {"action": "sagemaker-pipeline", "pipeline_execution_arn": r.get("PipelineExecutionArn")}
     return act
 
 # %% ../nbs/22_monitor.ipynb #mon00078

@@ -160,7 +160,7 @@ def test_trigger_policy_and_key():
     h = [{"window": f"h{i}", "severity": s} for i, s in enumerate(["drift", "warning", "ok", "drift"])]
     assert not evaluate_trigger(h, "m").fire  # the last 3: warning, ok, drift
     d = evaluate_trigger(h, "m", TriggerPolicy(n=2, m=3, level="warning"))
-    assert d.fire and d.event["drifted_windows"] == ["h1", "h3"] and len(d.key) == 24
+    assert d.fire and d.event["drifted_windows"] == ["h1", "h3"] and len(d.key) == 32
     assert d.key == evaluate_trigger(h, "m", TriggerPolicy(n=2, m=3, level="warning")).key != evaluate_trigger(h, "m2", TriggerPolicy(2, 3, "warning")).key
     g = evaluate_trigger(h[:1], "m", new_labels_map=0.1, labels_id="new_labels_20261128_0900")
     assert g.fire and g.key == evaluate_trigger(h[:1], "m", new_labels_map=0.2, labels_id="new_labels_20261128_0900").key
@@ -250,6 +250,23 @@ def test_aws_action_puts_the_event_and_notifies(aws_env, tmp_path):
     with pytest.raises(MonitorError, match="action failed.*sns Publish"):
         fire_trigger(d2, aws_action(topic + "-gone", settings=settings), tmp_path, TriggerPolicy(cooldown_hours=0))
     assert not (tmp_path/TRIGGERS/f"{d2.key}.json").exists()
+
+def test_pipeline_action_starts_the_sagemaker_pipeline(aws_env, tmp_path):
+    settings = load_settings(env={}, cwd=tmp_path, aws_endpoint_url=aws_env["AWS_ENDPOINT_URL"], local_dir=str(tmp_path/"local"))
+    req = AWSRequests(settings)
+    name = f"retrain-{uuid.uuid4().hex[:8]}"
+    req("sagemaker", "CreatePipeline", PipelineName=name, RoleArn="arn:aws:iam::123456789012:role/r", ClientRequestToken="c" * 32,
+        PipelineDefinition=json.dumps({"Version": "2020-12-01", "Parameters": [{"Name": "Dataset", "Type": "String"}], "Steps": []}))
+    d = evaluate_trigger([{"window": "a", "severity": "drift"}] * 2, "models:/drone-detector/6")
+    r = fire_trigger(d, pipeline_action(name, {"Dataset": "new_20261128_1200"}, requests=req), tmp_path)
+    arn = r.result["pipeline_execution_arn"]
+    assert r.started and f"pipeline/{name}/execution/" in arn
+    ex = req("sagemaker", "ListPipelineExecutions", PipelineName=name)["PipelineExecutionSummaries"]
+    assert [e["PipelineExecutionArn"] for e in ex] == [arn]
+    assert req.sent[-2][2]["ClientRequestToken"] == d.key
+    with pytest.raises(MonitorError, match="action failed.*StartPipelineExecution"):
+        fire_trigger(evaluate_trigger([{"window": "z", "severity": "drift"}] * 2, "m"), pipeline_action("no-such-pipeline", settings=settings), tmp_path/"other")
+    assert list((tmp_path/"other"/TRIGGERS).glob("*.json")) == []
 
 def test_aws_action_dry_run_sends_nothing(tmp_path):
     settings = load_settings(env={}, cwd=tmp_path, aws_region="us-east-1")
