@@ -18,8 +18,8 @@ from .capture import CaptureWriter
 # %% auto #0
 __all__ = ['MAX_PAYLOAD_BYTES', 'MAX_REQUEST_PIXELS', 'IMAGE_TYPES', 'JSON_TYPE', 'INFERENCE_PY', 'SERVING_REQUIREMENTS',
            'detections_json', 'annotations_from_json', 'RequestError', 'model_fn', 'input_fn', 'predict_fn',
-           'output_fn', 'handle', 'serving_requirements', 'model_archive', 'create_app', 'serve', 'background_server',
-           'predict_batch']
+           'output_fn', 'handle', 'serving_requirements', 'write_serving_code', 'model_archive', 'create_app', 'serve',
+           'background_server', 'predict_batch']
 
 # %% ../nbs/13_serve.ipynb #a279f0b4
 def detections_json(ann:Annotations, # detections with scores, from `predict`
@@ -144,22 +144,30 @@ def serving_requirements() -> list[str]:
     import importlib.metadata as md
     return [f"{p}=={md.version(p)}" for p in SERVING_REQUIREMENTS]
 
+def write_serving_code(dest:str|Path, # a model folder: `code/` is written inside it
+                      ) -> Path:
+    "Write `code/inference.py`, `code/requirements.txt` and `code/dronemlops/` (without weights) into `dest`; returns `dest/code`."
+    import shutil, dronemlops
+    code = Path(dest)/"code"; code.mkdir(parents=True, exist_ok=True)
+    (code/"inference.py").write_text(INFERENCE_PY)
+    (code/"requirements.txt").write_text("\n".join(serving_requirements()) + "\n")
+    shutil.copytree(Path(dronemlops.__file__).parent, code/"dronemlops", dirs_exist_ok=True,
+                    ignore=lambda d, names: [n for n in names if n == "__pycache__" or (n == "weights" and Path(d).name == "dronemlops")])
+    return code
+
 def model_archive(model:Detector|str|Path, # a `Detector` or anything `load_model` accepts
                   out:str|Path, # the model.tar.gz to write
                  ) -> Path:
     "Write a SageMaker model.tar.gz: weights (+ card.json), code/inference.py, code/dronemlops/, code/requirements.txt."
-    import tarfile, tempfile, dronemlops
+    import tarfile, tempfile
     det = model if isinstance(model, Detector) else load_model(model)
     out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
-    pkg = Path(dronemlops.__file__).parent
     fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".partial"); os.close(fd)
     try:
-        with tarfile.open(tmp, "w:gz") as t:
+        with tempfile.TemporaryDirectory() as staging, tarfile.open(tmp, "w:gz") as t:
             t.add(det.path, det.path.name)
             if (card := det.path.with_name("card.json")).is_file(): t.add(card, "card.json")
-            for name, text in (("code/inference.py", INFERENCE_PY), ("code/requirements.txt", "\n".join(serving_requirements()) + "\n")):
-                info = tarfile.TarInfo(name); data = text.encode(); info.size = len(data); t.addfile(info, io.BytesIO(data))
-            t.add(pkg, "code/dronemlops", filter=lambda ti: None if "__pycache__" in ti.name or ti.name.startswith("code/dronemlops/weights") else ti)
+            t.add(write_serving_code(staging), "code")
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise

@@ -73,6 +73,11 @@ def test_model_dir_holds_exactly_the_model_files(interrupted_then_resumed):
     assert {f["file"] for f in card["files"].values()} == {"model.pt", "model.onnx"}
     assert (model/"README.md").read_text().startswith(f"# Model card: {NAME}-yolo11")
     assert (r["opt_ml"]/"output"/"data"/"evaluation"/"predictions.json").is_file()  # the evaluation's details go to output.tar.gz
+    # servable as it is: SageMaker's inference container runs code/inference.py, whose model_fn takes the job's own model.pt
+    from dronemlops.serve import INFERENCE_PY, model_fn
+    assert (model/"code"/"inference.py").read_text() == INFERENCE_PY and (model/"code"/"dronemlops"/"serve.py").is_file()
+    assert not (model/"code"/"dronemlops"/"weights").exists()
+    assert model_fn(model).path == model/"model.pt"
 
 def test_real_log_lines_parse_into_the_run_metrics(interrupted_then_resumed):
     "SageMaker applies each metric definition to each log line: the values are those MLflow holds for every epoch."

@@ -257,7 +257,7 @@ class _LogLines:
 
 # %% ../../nbs/15_sm_train.ipynb #sm150051
 MODEL_STEM = "model"  # model.pt, model.onnx in the model folder
-MODEL_FILES = (f"{MODEL_STEM}.pt", f"{MODEL_STEM}.onnx", "card.json", "README.md", "evaluation.json")  # what SM_MODEL_DIR holds after a job
+MODEL_FILES = (f"{MODEL_STEM}.pt", f"{MODEL_STEM}.onnx", "card.json", "README.md", "evaluation.json", "code")  # what SM_MODEL_DIR holds after a job
 
 def _card(res, ev:dict, info:dict, hps:dict, imgsz:int, env:Mapping) -> dict:
     "The model card's content for a job's model (the fields `train.model_card_markdown` shows)."
@@ -286,12 +286,14 @@ def write_model_dir(res, # the `TrainResult` of the job's training
     "Evaluate the best weights on val and write MODEL_FILES into `model_dir`; returns the file names."
     from dronemlops.evaluate import evaluate, evaluation_document
     from dronemlops.train import package_weights
+    from dronemlops.serve import write_serving_code
     imgsz = hps.get("imgsz", 640)
     info = json.loads((Path(settings.workspace)/"datasets"/res.dataset/"dataset_info.json").read_text())  # train and evaluate validate it
     e = evaluate(res.best, res.dataset, split="val", out_dir=Path(output_dir)/"evaluation", imgsz=imgsz, settings=settings)
     ev = evaluation_document(e)
     package_weights(res.best, model_dir, _card(res, ev, info, hps, imgsz, env), stem=MODEL_STEM, imgsz=imgsz)
     shutil.copyfile(e.json_path, Path(model_dir)/"evaluation.json")
+    write_serving_code(model_dir)  # SageMaker's PyTorch inference container runs code/inference.py
     return sorted(p.name for p in Path(model_dir).iterdir())
 
 # %% ../../nbs/15_sm_train.ipynb #sm150053
