@@ -28,8 +28,8 @@ __all__ = ['IMAGE_FEATURES', 'PREDICTION_FEATURES', 'CLASS_SHARE', 'LOW_SCORE', 
            'build_baseline', 'load_baseline', 'psi', 'feature_thresholds', 'compare_features', 'overall_severity',
            'DriftReport', 'drift_report', 'plot_drift', 'write_report_html', 'log_drift', 'state_dir', 'read_history',
            'append_history', 'TriggerPolicy', 'TriggerDecision', 'evaluate_trigger', 'fire_trigger', 'local_action',
-           'aws_action', 'pipeline_action', 'model_version', 'window_folder', 'last_hour', 'pull_state', 'push_state',
-           'monitor_run', 'monitoring_schedule_request', 'sagemaker_window', 'monitor_cmd']
+           'aws_action', 'pipeline_action', 'chain_actions', 'model_version', 'window_folder', 'last_hour',
+           'pull_state', 'push_state', 'monitor_run', 'monitoring_schedule_request', 'sagemaker_window', 'monitor_cmd']
 
 # %% ../nbs/22_monitor.ipynb #mon00007
 class MonitorError(DroneMLOpsError, ValueError):
@@ -657,6 +657,12 @@ def pipeline_action(pipeline:str, # the SageMaker pipeline that retrains (the pi
         return {"action": "sagemaker-pipeline", "pipeline_execution_arn": r.get("PipelineExecutionArn")}
     return act
 
+def chain_actions(*actions:Callable[[dict], Any], # run in this order; the first failure stops the rest
+                 ) -> Callable[[dict], list]:
+    "One action made of several, e.g. start the pipeline, then announce it; returns each one's result."
+    def act(event:dict) -> list: return [a(event) for a in actions]
+    return act
+
 # %% ../nbs/22_monitor.ipynb #mon00078
 def model_version(model, # a `Detector`, "@champion", "3", "models:/name/3", "models:/name@alias", a version string, or a .pt/.onnx/"starter" (loaded to hash it)
                   settings:Settings|None=None, # default `load_settings()`
@@ -827,6 +833,7 @@ def monitor_cmd(action:str, # run: check a window of captures (or a folder) for 
                 n:int=2, # run: retrain when n of ...
                 m:int=3, # ... the last m windows drifted
                 cooldown_hours:float=24.0, # run: no second retraining within this many hours
+                pipeline:str=None, # run: on a trigger, start this SageMaker pipeline (the key is its ClientRequestToken)
                 events:bool=False, # run: on a trigger, put a DriftDetected event on EventBridge
                 topic_arn:str=None, # run: on a trigger, also notify this SNS topic (implies events)
                 mlflow:bool=True, # run: log the report to MLflow
@@ -840,7 +847,8 @@ def monitor_cmd(action:str, # run: check a window of captures (or a folder) for 
         doc = build_baseline(dataset, model, settings=settings)
         out = {k: v for k, v in doc.items() if k != "features"} | {"features": sorted(doc["features"]), "key": baseline_key(doc["model"])}
     else:
-        act = aws_action(topic_arn, settings=settings) if (events or topic_arn) else None
+        acts = ([pipeline_action(pipeline, settings=settings)] if pipeline else []) + ([aws_action(topic_arn, settings=settings)] if (events or topic_arn) else [])
+        act = chain_actions(*acts) if acts else None  # the pipeline first: a retry after a failed announcement reuses its token
         out = monitor_run(model, source, window or sagemaker_window(), policy=TriggerPolicy(n, m, cooldown_hours=cooldown_hours), action=act,
                           log_to_mlflow=mlflow, settings=settings)
     print(json.dumps(out, indent=2, default=str))

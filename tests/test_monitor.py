@@ -268,6 +268,25 @@ def test_pipeline_action_starts_the_sagemaker_pipeline(aws_env, tmp_path):
         fire_trigger(evaluate_trigger([{"window": "z", "severity": "drift"}] * 2, "m"), pipeline_action("no-such-pipeline", settings=settings), tmp_path/"other")
     assert list((tmp_path/"other"/TRIGGERS).glob("*.json")) == []
 
+def test_cli_run_starts_the_pipeline_and_announces_it(world, aws_env, tmp_path):
+    "`dronemlops monitor run --n 1 --m 1 --pipeline P --events` on a drifting folder: one execution, one event, then the repeat is refused."
+    ws = tmp_path/"ws"
+    settings = load_settings(env={}, cwd=tmp_path, workspace=str(ws), aws_endpoint_url=aws_env["AWS_ENDPOINT_URL"])
+    open_storage(settings=settings).write_text(baseline_key(world["det"].version), json.dumps(world["baseline"]))
+    req = AWSRequests(settings)
+    name = f"retrain-{uuid.uuid4().hex[:8]}"
+    req("sagemaker", "CreatePipeline", PipelineName=name, RoleArn="arn:aws:iam::123456789012:role/r", ClientRequestToken="c" * 32,
+        PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}))
+    os.environ["DRONEMLOPS_AWS_ENDPOINT_URL"] = aws_env["AWS_ENDPOINT_URL"]
+    try:
+        out = monitor_cmd("run", model="starter", source=str(world["tmp"]/"darker"), n=1, m=1, pipeline=name, events=True, mlflow=False, workspace=str(ws))
+        again = monitor_cmd("run", model="starter", source=str(world["tmp"]/"darker"), n=1, m=1, pipeline=name, events=True, mlflow=False, workspace=str(ws))
+    finally: os.environ.pop("DRONEMLOPS_AWS_ENDPOINT_URL")
+    started, announced = out["trigger"]["result"]
+    assert out["trigger"]["started"] and started["action"] == "sagemaker-pipeline" and announced["event_id"]
+    assert not again["trigger"]["started"] and "already started" in again["trigger"]["reasons"][-1]
+    assert len(req("sagemaker", "ListPipelineExecutions", PipelineName=name)["PipelineExecutionSummaries"]) == 1
+
 def test_aws_action_dry_run_sends_nothing(tmp_path):
     settings = load_settings(env={}, cwd=tmp_path, aws_region="us-east-1")
     printed = []
