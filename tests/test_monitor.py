@@ -92,20 +92,26 @@ def test_garbage_capture_lines_are_counted_and_listed(world, tmp_path):
         w.record(b"\x89PNG truncated", "image/png", doc, when=WHEN)
         w.record(png, "image/png", '{"no": "detections"}', when=WHEN)
         w.record(b'{"neither": 1}', "application/json", doc, when=WHEN)
+        w.record(b'{"image": ', "application/json", doc, when=WHEN)
+        w.record(b'{"image": "!!not base64!!"}', "application/json", doc, when=WHEN)
     f = next((tmp_path/"ws"/"captures").rglob("*.jsonl"))
-    with open(f, "ab") as fh: fh.write(b"\x00\xffgarbage\n[1, 2]\n{\"captureData\": {\"endpointInput\": {\"data\": \"AAA")
+    with open(f, "ab") as fh:
+        fh.write(b'{"captureData": {"endpointInput": {}, "endpointOutput": {}}}\n')  # parses, but holds no data
+        fh.write(b"\x00\xffgarbage\n[1, 2]\n{\"captureData\": {\"endpointInput\": {\"data\": \"AAA")
     bad = BadLines()
     fs = sample_captures(tmp_path/"ws"/"captures", bad=bad)
-    assert (fs.records, len(fs.rows), bad.total) == (5, 5, 6)
-    reasons = [b.reason for b in bad]
-    assert [b.line for b in bad[3:]] == [9, 10, 11] and all(b.file == str(f) for b in bad[3:])
-    assert "not a readable image" in reasons[0] and "not a detections document" in reasons[1] and 'neither "image"' in reasons[2]
-    assert reasons[3].startswith("not JSON") and reasons[4] == "not a JSON object" and reasons[5].startswith("truncated line")
+    assert (fs.records, len(fs.rows), bad.total) == (5, 5, 9)
+    reasons = [b.reason.split(": ", 1)[-1] if b.line == 0 else b.reason for b in bad]
+    assert [b.line for b in bad[6:]] == [12, 13, 14] and all(b.file == str(f) for b in bad[6:])
+    assert [r.split(" (")[0] for r in reasons[:6]] == ["input is not a readable image", "output is not a detections document",
+                                                      'input JSON has neither "image" nor "s3_uri"', "input is JSON that does not parse",
+                                                      'input "image" is not base64', "capture fields unreadable"]
+    assert reasons[6].startswith("not JSON") and reasons[7] == "not a JSON object" and reasons[8].startswith("truncated line")
     r = drift_report(world["baseline"], fs, "w", "x", bad)
-    assert (r.bad_total, len(r.bad)) == (6, 6)
+    assert (r.bad_total, len(r.bad)) == (9, 9)
     capped = BadLines(limit=2)
     sample_captures(tmp_path/"ws"/"captures", bad=capped)
-    assert (capped.total, len(capped)) == (6, 2)
+    assert (capped.total, len(capped)) == (9, 2)
 
 def test_missing_baseline_names_what_to_run(world, tmp_path):
     settings = load_settings(env={}, cwd=tmp_path, workspace=str(tmp_path/"ws"))
@@ -115,6 +121,12 @@ def test_missing_baseline_names_what_to_run(world, tmp_path):
         monitor_run("models:/drone-detector/3", source=tmp_path/"nothing", settings=settings)
     with pytest.raises(MonitorError, match="No dataset version 'nope'.*build or import one first"):
         build_baseline("nope", world["det"], settings=settings)
+    st = open_storage(settings=settings)
+    (tmp_path/"only_train"/"train"/"images").mkdir(parents=True); shutil.copy(world["val"][0], tmp_path/"only_train"/"train"/"images")
+    st.publish(tmp_path/"only_train", "datasets/only_train_20261128_1200")
+    with pytest.raises(MonitorError, match="has no val images"): build_baseline("only_train_20261128_1200", world["det"], settings=settings, store=st)
+    st.write_text(baseline_key("m"), '{"model": "m"}')
+    with pytest.raises(MonitorError, match="not a baseline \\(no `features`\\)"): load_baseline("m", settings, st)
 
 @pytest.mark.parametrize("thresholds,match", [({"psi": (0.3, 0.2)}, "out of range"), ({"ks": (0.1, 1.2)}, "out of range"),
                                               ({"wasserstein": (0, 0.5)}, "out of range"), ({"psi": (float("nan"), 1)}, "out of range"),
@@ -330,6 +342,8 @@ def test_monitor_run_on_an_s3_workspace(world, s3_settings):
     r = monitor_run(det.version, window="2026-11-28", settings=s3_settings, store=st, log_to_mlflow=False)
     assert (r["records"], r["severity"]) == (len(world["val"]), "ok")
     assert Path(r["report"]).is_relative_to(Path(s3_settings.local_dir)/"monitoring")
+    with pytest.raises(MonitorError, match="no captures"):  # nothing under that hour in the bucket
+        monitor_run(det.version, window="2026-11-29T00", settings=s3_settings, store=st, log_to_mlflow=False)
     # every later check in a fresh local_dir (a new SageMaker job): history and cooldown continue from the workspace
     runs = []
     act = local_action(lambda e: runs.append(e["drifted_windows"]) or "started")
