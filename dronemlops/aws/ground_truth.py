@@ -23,7 +23,7 @@ __all__ = ['GT_TABLES', 'GT_LAMBDA_ACCOUNTS', 'GT_LAMBDA_SOURCE', 'TASK_KINDS', 
            'submit_labeling_job', 'labeling_progress', 'describe_labeling_job', 'output_to_dataset', 'groundtruth_cmd']
 
 # %% ../../nbs/21_ground_truth.ipynb #gt000007
-GT_TABLES = json.loads(importlib.resources.files("dronemlops.aws").joinpath("ground_truth.json").read_text())  # AWS's published accounts and prices, with their sources and dates
+GT_TABLES = json.loads(importlib.resources.files("dronemlops.aws").joinpath("ground_truth.json").read_text())  # AWS's published Lambda accounts and workforce, with their sources and dates
 GT_LAMBDA_ACCOUNTS = GT_TABLES["lambda_accounts"]["accounts"]  # region -> the AWS account that owns Ground Truth's built-in Lambdas there
 GT_LAMBDA_SOURCE = GT_TABLES["lambda_accounts"]["source"]
 TASK_KINDS = {"bounding_box": "BoundingBox", "adjustment": "AdjustmentBoundingBox", "verification": "VerificationBoundingBox"}
@@ -41,8 +41,9 @@ def gt_lambda_arns(region:str, # the job's AWS region
     return arn.format("PRE"), arn.format("ACS")
 
 # %% ../../nbs/21_ground_truth.ipynb #gt000010
-GT_PRICES = {**GT_TABLES["prices"], "object_tiers": [tuple(t) for t in GT_TABLES["prices"]["object_tiers"]],
-             "public_bounding_box_prices": tuple(GT_TABLES["prices"]["public_bounding_box_prices"])}
+_GT_PRICE_TABLE = json.loads(importlib.resources.files("dronemlops.aws").joinpath("prices.json").read_text())["ground_truth"]  # all prices live in prices.json
+GT_PRICES = {**_GT_PRICE_TABLE, "object_tiers": [tuple(t) for t in _GT_PRICE_TABLE["object_tiers"]],
+             "public_bounding_box_prices": tuple(_GT_PRICE_TABLE["public_bounding_box_prices"])}
 WORKFORCES = ("private", "vendor", "public")
 
 # %% ../../nbs/21_ground_truth.ipynb #gt000011
