@@ -14,7 +14,8 @@ from .config import Settings, DroneMLOpsError, load_settings
 from .storage import Storage, LocalStorage, open_storage
 
 # %% auto #0
-__all__ = ['CAPTURE_PREFIX', 'capture_record', 'CaptureWriter', 'BadCapture', 'iter_captures', 'capture_input', 'capture_output']
+__all__ = ['CAPTURE_PREFIX', 'capture_record', 'capture_folder', 'CaptureWriter', 'BadCapture', 'iter_captures', 'capture_input',
+           'capture_output']
 
 # %% ../nbs/12_capture.ipynb #22f13728
 CAPTURE_PREFIX = "captures"  # workspace folder holding captures/<model>/yyyy/mm/dd/hh/*.jsonl
@@ -40,8 +41,9 @@ def capture_record(body:bytes, # the request body as received
             "eventVersion": "0"}
 
 # %% ../nbs/12_capture.ipynb #f1425c49
-def _folder_name(model:str) -> str:
-    "A model name as a folder: `models:/drone-detector/3` -> `drone-detector-3`."
+def capture_folder(model:str, # a model version, e.g. models:/drone-detector/3
+                  ) -> str:
+    "The folder a model's captures go to (and monitoring reads): `models:/drone-detector/3` -> `drone-detector-3`."
     s = re.sub(r"[^A-Za-z0-9._-]+", "-", re.sub(r"^models:/", "", str(model))).strip("-.")
     return s or "model"
 
@@ -58,7 +60,7 @@ class CaptureWriter:
         if not 0 <= sampling_percentage <= 100: raise DroneMLOpsError(f"sampling_percentage must be 0-100, got {sampling_percentage}.")
         self.settings = settings or load_settings()
         self.storage = storage or open_storage(settings=self.settings)
-        self.model, self.sampling, self.max_bytes, self.max_seconds = _folder_name(model), sampling_percentage, max_bytes, max_seconds
+        self.model, self.sampling, self.max_bytes, self.max_seconds = capture_folder(model), sampling_percentage, max_bytes, max_seconds
         local = isinstance(self.storage, LocalStorage)
         self.spool = self.storage.path(CAPTURE_PREFIX) if local else Path(self.settings.local_dir)/"capture-spool"
         self._rng, self._lock, self._fd, self._path, self._opened, self._hour = random.Random(seed), threading.Lock(), None, None, 0.0, None

@@ -16,7 +16,8 @@ from PIL import Image, ImageOps
 from .config import Settings, DroneMLOpsError, load_settings
 from .storage import Storage, LocalStorage, open_storage, atomic_write, fetch_version, NotFoundError
 from .images import QUALITY_SIDE, pil_open, read_exif, quality_metrics, iter_profiles, image_files
-from .capture import CAPTURE_PREFIX, BadCapture, iter_captures, capture_input, capture_output, _folder_name
+from .capture import CAPTURE_PREFIX, BadCapture, iter_captures, capture_input, capture_output, capture_folder
+from fastcore.script import bool_arg
 from .annotations import Annotations
 
 # %% auto #0
@@ -229,7 +230,7 @@ MONITORING_PREFIX = "monitoring"  # workspace folder: monitoring/<model>/baselin
 def baseline_key(model_version:str, # the model's version as it names its captures, e.g. models:/drone-detector/3
                 ) -> str:
     "Where a model version's baseline lives in the workspace: monitoring/<model folder>/baseline.json (the folder its captures use)."
-    return f"{MONITORING_PREFIX}/{_folder_name(model_version)}/baseline.json"
+    return f"{MONITORING_PREFIX}/{capture_folder(model_version)}/baseline.json"
 
 def _jsonable(values) -> list:
     return [None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), 6) for v in values]
@@ -492,7 +493,7 @@ def state_dir(model_version:str, # the watched model's version
              ) -> Path:
     "The local folder with a model's monitoring history, trigger claims and reports: monitoring/<model> in a local workspace, <local_dir>/monitoring/<model> for an S3 one (see `pull_state`)."
     settings = settings or load_settings(); store = store or open_storage(settings=settings)
-    d = (store.path(MONITORING_PREFIX) if isinstance(store, LocalStorage) else Path(settings.local_dir)/MONITORING_PREFIX)/_folder_name(model_version)
+    d = (store.path(MONITORING_PREFIX) if isinstance(store, LocalStorage) else Path(settings.local_dir)/MONITORING_PREFIX)/capture_folder(model_version)
     d.mkdir(parents=True, exist_ok=True)
     return d
 
@@ -699,7 +700,7 @@ def last_hour(now:dt.datetime|None=None, # default now (UTC)
     return (now - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H")
 
 # %% ../nbs/22_monitor.ipynb #mon00093
-def _state_key(version:str, *parts:str) -> str: return "/".join([MONITORING_PREFIX, _folder_name(version), *parts])
+def _state_key(version:str, *parts:str) -> str: return "/".join([MONITORING_PREFIX, capture_folder(version), *parts])
 
 def pull_state(version:str, # the watched model's version
                folder:Path, # its `state_dir`
@@ -727,7 +728,7 @@ def _window_source(version:str, window:str, source, settings:Settings, store:Sto
         p = Path(source)
         if not p.is_dir(): raise MonitorError(f"{p}: no such folder of captures or images.")
         return p
-    key = f"{CAPTURE_PREFIX}/{_folder_name(version)}/{window_folder(window)}"
+    key = f"{CAPTURE_PREFIX}/{capture_folder(version)}/{window_folder(window)}"
     if isinstance(store, LocalStorage): return store.path(key)
     try: store.download_tree(key, tmp, progress=False)
     except NotFoundError: pass
@@ -765,7 +766,7 @@ def monitor_run(model="@champion", # the watched model: a registry reference, "s
     with tempfile.TemporaryDirectory() as tmp:
         folder = _window_source(version, window, source, settings, store, Path(tmp))
         sample = _sample_window(folder, model if source is not None else version, size, 0, bad, settings)
-    report = drift_report(baseline, sample, window, str(source or store.uri(f"{CAPTURE_PREFIX}/{_folder_name(version)}/{window_folder(window)}")),
+    report = drift_report(baseline, sample, window, str(source or store.uri(f"{CAPTURE_PREFIX}/{capture_folder(version)}/{window_folder(window)}")),
                           bad, thresholds)
     state = state_dir(version, settings, store)
     import matplotlib.pyplot as plt
@@ -836,7 +837,7 @@ def monitor_cmd(action:str, # run: check a window of captures (or a folder) for 
                 pipeline:str=None, # run: on a trigger, start this SageMaker pipeline (the key is its ClientRequestToken)
                 events:bool=False, # run: on a trigger, put a DriftDetected event on EventBridge
                 topic_arn:str=None, # run: on a trigger, also notify this SNS topic (implies events)
-                mlflow:bool=True, # run: log the report to MLflow
+                mlflow:bool_arg=True, # run: log the report to MLflow (`--mlflow false` to skip)
                 workspace:str=None, # override the workspace
                ):
     "Drift monitoring: `run` checks one window and evaluates the retraining trigger (for cron or an EventBridge schedule); `baseline` makes the baseline."

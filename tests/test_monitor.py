@@ -10,7 +10,7 @@ from dronemlops.dataset import build_sample_dataset, tile_windows
 from dronemlops.images import image_files
 from dronemlops.predict import load_model, predict
 from dronemlops.serve import detections_json
-from dronemlops.capture import CaptureWriter, capture_record, _folder_name
+from dronemlops.capture import CaptureWriter, capture_record, capture_folder
 from dronemlops.aws.core import AWSRequests, AWSError
 from dronemlops.monitor import *
 from dronemlops.monitor import _jsonable
