@@ -243,3 +243,20 @@ def test_the_script_killed_by_the_system_resumes(published, tmp_path):
     assert p.returncode == 0, out2[-3000:]
     assert re.search(r"resuming MLflow run \w+ from the checkpoint of epoch 1/2", out2) and re.findall(r"epoch=(\d+) ", out2) == ["2"]
     assert sorted(q.name for q in (opt_ml/"model").iterdir()) == sorted(MODEL_FILES)
+
+def test_the_train_verb_submits_on_sagemaker(sm_settings, monkeypatch, capsys):
+    "`dronemlops train DATASET --on sagemaker`: the CLI's options reach the job (instance, spot, epochs, patience), and the job is followed to its end."
+    from dronemlops.cli import main
+    s = sm_settings
+    for k in ("aws_endpoint_url", "project", "sagemaker_role_arn", "local_dir"): monkeypatch.setenv(f"DRONEMLOPS_{k.upper()}", str(getattr(s, k)))
+    before = jobs(s)
+    rc = main(["train", NAME, "--on", "sagemaker", "--model", "starter", "--epochs", "7", "--patience", "3", "--instance-type", "ml.c5.2xlarge",
+               "--spot", "false", "--workspace", s.workspace])
+    text = capsys.readouterr().out  # the job's progress lines, then its summary as JSON
+    out = json.loads(text[text.index("{\n"):])
+    (name,) = jobs(s) - before
+    d = AWSRequests(s)("sagemaker", "DescribeTrainingJob", TrainingJobName=name)
+    assert (rc, out["job_name"], out["status"]) == (0, name, "Completed")
+    assert (d["ResourceConfig"]["InstanceType"], d["EnableManagedSpotTraining"]) == ("ml.c5.2xlarge", False)
+    assert (d["HyperParameters"]["epochs"], d["HyperParameters"]["patience"], d["HyperParameters"]["model"]) == ("7", "3", "starter")
+    assert main(["train", NAME, "--on", "laptop"]) == 2
