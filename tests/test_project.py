@@ -97,3 +97,16 @@ def test_bootstrap_gives_each_checkout_its_own_environment(tmp_path):
         assert r.returncode == 0 and "making" not in r.stdout and "installing" not in r.stdout, r.stdout + r.stderr
         assert files(tpl) == before, "the cached template was written to"
     finally: shutil.rmtree(other, ignore_errors=True)
+
+def test_the_wheel_carries_every_module_and_data_file(tmp_path):
+    "A built wheel holds every module (the aws subpackage too), the starter weights and the AWS data files the code reads."
+    import subprocess, sys, zipfile
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (whl,) = tmp_path.glob("dronemlops-*.whl")
+    names = set(zipfile.ZipFile(whl).namelist())
+    modules = {str(p.relative_to(ROOT)) for p in (ROOT/"dronemlops").rglob("*.py")}
+    assert modules <= names, sorted(modules - names)
+    data = {"dronemlops/aws/stack.yaml", "dronemlops/aws/ground_truth.json", "dronemlops/weights/card.json"}
+    assert data <= names and any(n.startswith("dronemlops/weights/") and n.endswith(".pt") for n in names), sorted(data - names)
