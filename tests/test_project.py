@@ -100,8 +100,11 @@ def test_bootstrap_gives_each_checkout_its_own_environment(tmp_path):
 
 def test_the_wheel_carries_every_module_and_data_file(tmp_path):
     "A built wheel holds every module (the aws subpackage too), the starter weights and the AWS data files the code reads."
-    import subprocess, sys, zipfile
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+    import shutil, subprocess, sys, zipfile
+    src = tmp_path/"src"  # a clean copy: building in the checkout would reuse a stale build/ folder
+    shutil.copytree(ROOT/"dronemlops", src/"dronemlops", ignore=shutil.ignore_patterns("__pycache__"))
+    for f in ("pyproject.toml", "README.md"): shutil.copy(ROOT/f, src/f)
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(src)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     (whl,) = tmp_path.glob("dronemlops-*.whl")
