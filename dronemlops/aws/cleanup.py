@@ -45,7 +45,7 @@ def _pages(req:AWSRequests, service:str, operation:str, key:str, token:str="Next
 def _tag_value(req:AWSRequests, service:str, arn:str) -> str|None:
     "The resource's `dronemlops:project` tag value, or None when it has none."
     if service == "sagemaker": tags = req("sagemaker", "ListTags", ResourceArn=arn).get("Tags", [])
-    elif service == "events": tags = req("events", "ListTagsForResource", ResourceARN=arn).get("Tags", [])
+    elif service in ("events", "cloudwatch"): tags = req(service, "ListTagsForResource", ResourceARN=arn).get("Tags", [])
     else: tags = req("sns", "ListTagsForResource", ResourceArn=arn).get("Tags", [])
     return next((t["Value"] for t in tags if t["Key"] == PROJECT_TAG), None)
 
@@ -82,7 +82,9 @@ def _running_jobs(req:AWSRequests) -> list[Found]:
     return found
 
 # %% ../../nbs/24_cleanup.ipynb #cl240011
-def _other_aws(req:AWSRequests) -> list[Found]:
+def _other_aws(req:AWSRequests, # the requests (and settings)
+               endpoints:set[str], # names of the project's endpoints, whose autoscaling targets are the project's
+              ) -> list[Found]:
     "The project's event rules, SNS topics, endpoint autoscaling targets and CloudWatch alarms."
     p, found = req.settings.project, []
     for r in _pages(req, "events", "ListRules", "Rules", NamePrefix=f"{p}-"):
@@ -91,9 +93,9 @@ def _other_aws(req:AWSRequests) -> list[Found]:
         name = t["TopicArn"].rsplit(":", 1)[-1]
         if _ours(req, "sns", name, t["TopicArn"]): found.append(Found("sns-topic", name, arn=t["TopicArn"]))
     for t in _pages(req, "application-autoscaling", "DescribeScalableTargets", "ScalableTargets", ServiceNamespace="sagemaker"):
-        if t["ResourceId"].startswith(f"endpoint/{p}-"): found.append(Found("scalable-target", t["ResourceId"], detail=t["ScalableDimension"]))
+        if t["ResourceId"].split("/")[1] in endpoints: found.append(Found("scalable-target", t["ResourceId"], detail=t["ScalableDimension"]))
     for a in _pages(req, "cloudwatch", "DescribeAlarms", "MetricAlarms", AlarmNamePrefix=f"{p}-"):
-        found.append(Found("alarm", a["AlarmName"], arn=a["AlarmArn"]))
+        if _ours(req, "cloudwatch", a["AlarmName"], a["AlarmArn"]): found.append(Found("alarm", a["AlarmName"], arn=a["AlarmArn"]))
     return found
 
 def _s3_prefix(req:AWSRequests) -> list[Found]:
@@ -123,7 +125,8 @@ def find_resources(settings:Settings|None=None, # the project, its AWS settings 
     found = []
     if aws:
         req = AWSRequests(s)
-        found += _running_jobs(req) + _sagemaker(req) + _other_aws(req) + _s3_prefix(req)
+        sm = _sagemaker(req)
+        found += _running_jobs(req) + sm + _other_aws(req, {f.name for f in sm if f.kind == "endpoint"}) + _s3_prefix(req)
     if local: found += _local(s)
     return sorted(found, key=lambda f: KINDS.index(f.kind))
 
