@@ -6,9 +6,11 @@ Docs: https://dronemlops.github.io/dronemlops/cleanup.html.md"""
 
 # %% ../../nbs/24_cleanup.ipynb #cl240004
 from __future__ import annotations
-import shutil, uuid
+import shutil, sys, uuid
+from typing import Any, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from fastcore.script import bool_arg
 from ..config import Settings, load_settings
 from .core import AWSError, AWSRequests, PROJECT_TAG, sagemaker_bucket
 
@@ -16,7 +18,7 @@ from .core import AWSError, AWSRequests, PROJECT_TAG, sagemaker_bucket
 __all__ = ['KINDS', 'CleanupError', 'Found', 'find_resources', 'cleanup', 'cleanup_cmd']
 
 # %% ../../nbs/24_cleanup.ipynb #cl240007
-KINDS = ("training-job", "processing-job", "pipeline", "event-rule", "sns-topic", "scalable-target", "alarm", "endpoint",
+KINDS = ("training-job", "processing-job", "pipeline", "event-rule", "sns-topic", "monitoring-schedule", "scalable-target", "alarm", "endpoint",
          "endpoint-config", "model", "model-package", "model-package-group", "s3-prefix", "run-folder", "working-copy")  # removal order
 
 class CleanupError(AWSError):
@@ -98,6 +100,18 @@ def _other_aws(req:AWSRequests, # the requests (and settings)
         if _ours(req, "cloudwatch", a["AlarmName"], a["AlarmArn"]): found.append(Found("alarm", a["AlarmName"], arn=a["AlarmArn"]))
     return found
 
+def _monitoring_schedules(req:AWSRequests, # the requests (and settings)
+                          warn:Callable[[str], Any], # told when the schedules cannot be listed
+                         ) -> list[Found]:
+    "The project's model monitoring schedules (`<project>-drift-…`); a listing AWS refuses is a warning, not the end of the inventory."
+    p = req.settings.project
+    try: items = _pages(req, "sagemaker", "ListMonitoringSchedules", "MonitoringScheduleSummaries", NameContains=f"{p}-")
+    except AWSError as e:
+        warn(f"monitoring schedules not listed ({e}); check with `aws sagemaker list-monitoring-schedules --name-contains {p}-`")
+        return []
+    return [Found("monitoring-schedule", m["MonitoringScheduleName"], detail=m.get("EndpointName", ""), arn=m["MonitoringScheduleArn"])
+            for m in items if _ours(req, "sagemaker", m["MonitoringScheduleName"], m["MonitoringScheduleArn"])]
+
 def _s3_prefix(req:AWSRequests) -> list[Found]:
     "The project's SageMaker prefix in S3 (one row: its object count and size), when a bucket is configured and it holds objects."
     try: bucket = sagemaker_bucket(req.settings)
@@ -116,9 +130,12 @@ def _local(settings:Settings) -> list[Found]:
     return [Found("working-copy" if d.name.endswith("-data") and (d/"data.yaml").is_file() else "run-folder", str(d), detail=f"{size(d):.1f} MB")
             for d in sorted(runs.iterdir()) if d.is_dir()]
 
+def _warn(message:str) -> None: print(message, file=sys.stderr)
+
 def find_resources(settings:Settings|None=None, # the project, its AWS settings and local_dir
                    aws:bool=True, # list AWS resources
                    local:bool=True, # list local run folders and working copies
+                   warn:Callable[[str], Any]=_warn, # told about a kind of resource that could not be listed
                   ) -> list[Found]:
     "Every resource of the project, in removal order."
     s = settings or load_settings()
@@ -126,7 +143,8 @@ def find_resources(settings:Settings|None=None, # the project, its AWS settings 
     if aws:
         req = AWSRequests(s)
         sm = _sagemaker(req)
-        found += _running_jobs(req) + sm + _other_aws(req, {f.name for f in sm if f.kind == "endpoint"}) + _s3_prefix(req)
+        found += (_running_jobs(req) + sm + _monitoring_schedules(req, warn) + _other_aws(req, {f.name for f in sm if f.kind == "endpoint"})
+                  + _s3_prefix(req))
     if local: found += _local(s)
     return sorted(found, key=lambda f: KINDS.index(f.kind))
 
@@ -141,6 +159,7 @@ def _remove(req:AWSRequests, f:Found) -> str:
         if ids: req("events", "RemoveTargets", Rule=f.name, Ids=ids)
         req("events", "DeleteRule", Name=f.name)
     elif f.kind == "sns-topic": req("sns", "DeleteTopic", TopicArn=f.arn)
+    elif f.kind == "monitoring-schedule": req("sagemaker", "DeleteMonitoringSchedule", MonitoringScheduleName=f.name)
     elif f.kind == "scalable-target":
         req("application-autoscaling", "DeregisterScalableTarget", ServiceNamespace="sagemaker", ResourceId=f.name, ScalableDimension=f.detail)
     elif f.kind == "alarm": req("cloudwatch", "DeleteAlarms", AlarmNames=[f.name])
@@ -166,10 +185,11 @@ def cleanup(settings:Settings|None=None, # the project, its AWS settings and loc
             yes:bool=False, # remove what was found (default: only list it)
             aws:bool=True, # include AWS resources
             local:bool=True, # include local run folders and working copies
+            warn:Callable[[str], Any]=_warn, # told about a kind of resource that could not be listed
            ) -> list[Found]:
     "List the project's resources; with `yes`, stop running jobs and delete the rest in dependency order. Returns the rows."
     s = settings or load_settings()
-    found = find_resources(s, aws, local)
+    found = find_resources(s, aws, local, warn)
     if not yes: return found
     req = AWSRequests(s)
     for f in found:
@@ -190,7 +210,7 @@ def _table(rows:list[Found]) -> str:
 
 def cleanup_cmd(yes:bool=False, # delete (default: only list)
                 project:str=None, # another project of the same account (AWS resources only)
-                local:bool=True, # include this machine's run folders and working copies (configured project only)
+                local:bool_arg=True, # include this machine's run folders and working copies (configured project only)
                 workspace:str=None, # override the workspace
                ):
     "List every resource of the project in AWS and on this machine; with --yes stop or delete them."
