@@ -211,7 +211,9 @@ ALL = ["pipeline", "event-rule", "event-rule", "sns-topic", "scalable-target", "
 def test_cleanup_lists_then_removes_one_project_and_spares_its_look_alike(settings, tmp_path):
     look_alike = make_settings(tmp_path, settings.aws_endpoint_url, f"{settings.project}-b")  # names start with `<project>-` too
     leave_behind(settings); leave_behind(look_alike)
-    assert [f.kind for f in cl.find_resources(settings)] == ALL
+    warnings = []
+    assert [f.kind for f in cl.find_resources(settings, warn=warnings.append)] == ALL
+    assert all("ListMonitoringSchedules" in w and f"--name-contains {settings.project}-" in w for w in warnings)  # moto has none: a warning
     assert [f.status for f in cl.cleanup(settings)] == ["found"] * len(ALL)  # the default lists only
     assert [f.kind for f in cl.find_resources(settings)] == ALL
     done = {f.kind + " " + f.name: f.status for f in cl.cleanup(settings, yes=True)}
@@ -225,12 +227,15 @@ def test_cleanup_lists_then_removes_one_project_and_spares_its_look_alike(settin
     assert [f.kind for f in cl.find_resources(look_alike)] == ALL  # the look-alike project is whole
     assert AWSRequests(look_alike)("s3", "ListObjectsV2", Bucket="ops-sm", Prefix=f"{look_alike.project}/")["KeyCount"] == 1
 
-def test_running_jobs_are_stopped_not_deleted(settings):
-    req = AWSRequests(settings, dry_run=True, echo=lambda m: None)  # moto's jobs finish at once, and it lacks StopTrainingJob
+def test_running_jobs_are_stopped_not_deleted_and_schedules_deleted(settings):
+    req = AWSRequests(settings, dry_run=True, echo=lambda m: None)  # moto's jobs finish at once; it lacks StopTrainingJob and monitoring schedules
     for kind, name in (("training-job", f"{settings.project}-train-1"), ("processing-job", "pipelines-abc-Evaluate-xyz")):
         assert cl._remove(req, cl.Found(kind, name, "stop")) == "stopped"
+    assert cl._remove(req, cl.Found("monitoring-schedule", f"{settings.project}-drift-ep")) == "deleted"
     assert [(op, p) for _, op, p in req.sent] == [("StopTrainingJob", {"TrainingJobName": f"{settings.project}-train-1"}),
-                                                  ("StopProcessingJob", {"ProcessingJobName": "pipelines-abc-Evaluate-xyz"})]
+                                                  ("StopProcessingJob", {"ProcessingJobName": "pipelines-abc-Evaluate-xyz"}),
+                                                  ("DeleteMonitoringSchedule", {"MonitoringScheduleName": f"{settings.project}-drift-ep"})]
+    assert cl.KINDS.index("monitoring-schedule") < cl.KINDS.index("endpoint") < cl.KINDS.index("endpoint-config") < cl.KINDS.index("model")
 
 def test_cleanup_of_a_project_that_matches_nothing_says_so_and_deletes_nothing(settings, monkeypatch):
     leave_behind(settings)
