@@ -44,7 +44,7 @@ def _estimate(what:str, parts:dict, assumptions:list) -> dict:
 
 def _priced(table:str) -> str:
     t = PRICES[table]
-    return f"{table} prices for {t['region']} as of {t['date']} ({t['source']})"
+    return f"{table} prices for {t['region']} as of {t['date']} ({t['source']}; {t['checked']})"
 
 def estimate_training(instance_type:str="ml.g4dn.xlarge", # the training instance type
                       hours:float=1.0, # billed hours of the job
@@ -77,14 +77,14 @@ def estimate_endpoint(kind:str="realtime", # "realtime" (instances) or "serverle
     if kind == "realtime":
         _positive(instances=instances, hours_per_month=hours_per_month)
         price = instance_price(instance_type, "realtime")
-        return _estimate(f"realtime endpoint {instance_type}", {"instances_usd": instances * hours_per_month * price},
+        return _estimate(f"realtime endpoint {instances} x {instance_type}", {"instances_usd": instances * hours_per_month * price},
                          [f"{instances} x {instance_type} for {hours_per_month} h/month at USD {price}/h", _priced("sagemaker"),
                           "not counted: data capture storage in S3, data transfer, CloudWatch"])
     if kind != "serverless": raise CostError(f"kind must be 'realtime' or 'serverless', got {kind!r}.")
     _positive(requests_per_month=requests_per_month, seconds_per_request=seconds_per_request)
     if memory_mb not in SERVERLESS_MEMORY: raise CostError(f"memory_mb must be one of {SERVERLESS_MEMORY}, got {memory_mb}.")
     gb_s = requests_per_month * seconds_per_request * memory_mb / 1024
-    return _estimate("serverless endpoint", {"compute_usd": gb_s * sm["serverless_usd_per_gb_second"],
+    return _estimate(f"serverless endpoint {memory_mb} MB, {requests_per_month:,} requests", {"compute_usd": gb_s * sm["serverless_usd_per_gb_second"],
                                              "requests_usd": requests_per_month / 1e6 * sm["serverless_usd_per_million_requests"]},
                      [f"{requests_per_month} requests/month x {seconds_per_request} s x {memory_mb} MB = {gb_s:,.0f} GB-s "
                       f"at USD {sm['serverless_usd_per_gb_second']}/GB-s", f"USD {sm['serverless_usd_per_million_requests']} per million requests",
