@@ -107,7 +107,8 @@ def _monitoring_schedules(req:AWSRequests, # the requests (and settings)
     p = req.settings.project
     try: items = _pages(req, "sagemaker", "ListMonitoringSchedules", "MonitoringScheduleSummaries", NameContains=f"{p}-")
     except AWSError as e:
-        warn(f"monitoring schedules not listed ({e}); check with `aws sagemaker list-monitoring-schedules --name-contains {p}-`")
+        why = str(e) if len(str(e)) <= 160 else str(e)[:160] + "…"
+        warn(f"monitoring schedules not listed ({why}); check with `aws sagemaker list-monitoring-schedules --name-contains {p}-`")
         return []
     return [Found("monitoring-schedule", m["MonitoringScheduleName"], detail=m.get("EndpointName", ""), arn=m["MonitoringScheduleArn"])
             for m in items if _ours(req, "sagemaker", m["MonitoringScheduleName"], m["MonitoringScheduleArn"])]
