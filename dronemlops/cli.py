@@ -383,6 +383,9 @@ VERBS.update({
     "labeling": "dronemlops.labeling:labeling_cmd",
     "groundtruth": "dronemlops.aws.ground_truth:groundtruth_cmd",
     "monitor": "dronemlops.monitor:monitor_cmd",
+    "events": "dronemlops.aws.events:events_cmd",  # EventBridge rules for SageMaker's events; handle one (approval -> deploy)
+    "cost": "dronemlops.aws.cost:cost_cmd",  # estimates before spending, actuals by the project tag, a budget
+    "cleanup": "dronemlops.aws.cleanup:cleanup_cmd",  # everything the project left running or stored; dry run unless --yes
 })
 
 # %% ../nbs/90_cli.ipynb #c90a002a

@@ -65,9 +65,10 @@ def test_build_and_import_refusals(tmp_path, sample_dir):
     assert not (tmp_path/"ws3"/"datasets").exists() or not any((tmp_path/"ws3"/"datasets").iterdir())
 
 def test_every_verb_explains_every_option():
-    from dronemlops.cli import VERBS
+    from dronemlops.cli import VERBS, _verb
     import inspect
-    for verb, fn in VERBS.items():
+    for verb in list(VERBS):
+        fn = _verb(verb)  # verbs of optional modules are "module:function" until they run
         r = run(verb, "--help")
         assert r.returncode == 0 and "exit status: 0 done" in r.stdout, verb
         for p in inspect.signature(fn).parameters:

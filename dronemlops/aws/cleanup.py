@@ -212,12 +212,13 @@ def _table(rows:list[Found]) -> str:
 def cleanup_cmd(yes:bool=False, # delete (default: only list)
                 project:str=None, # another project of the same account (AWS resources only)
                 local:bool_arg=True, # include this machine's run folders and working copies (configured project only)
+                aws:bool_arg=True, # include AWS resources (`--aws false` on a laptop without AWS)
                 workspace:str=None, # override the workspace
                ):
     "List every resource of the project in AWS and on this machine; with --yes stop or delete them."
     configured = load_settings(workspace=workspace)
     s = load_settings(workspace=workspace, project=project) if project else configured
-    rows = cleanup(s, yes=yes, local=local and s.project == configured.project)
+    rows = cleanup(s, yes=yes, aws=aws, local=local and s.project == configured.project)
     if not rows: return print(f"nothing of project {s.project} found")
     print(_table(rows))
     failed = [f"{f.kind} {f.name}" for f in rows if f.status.startswith(("failed", "kept"))]
