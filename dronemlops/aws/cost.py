@@ -104,7 +104,7 @@ def estimate_labeling(objects:int, # images to label
                      e["assumptions"])
 
 # %% ../../nbs/23_cost.ipynb #cs230023
-CE_REGION = "us-east-1"  # Cost Explorer's only endpoint
+CE_REGION = PRICES["cost_explorer"]["region"]  # Cost Explorer's only endpoint (an AWS fact, kept with the price data)
 
 def cost_request(settings:Settings|None, # the project names the tag value
                  start:str, # first day, YYYY-MM-DD
