@@ -66,13 +66,16 @@ def test_rules_route_only_this_projects_sagemaker_events(settings):
     req("events", "PutEvents", Entries=[
         entry(ev.TRAINING_STATE, {"TrainingJobName": f"{p}-train-1", "TrainingJobStatus": "Failed"}),
         entry(ev.TRAINING_STATE, {"TrainingJobName": f"x{p}-train-1", "TrainingJobStatus": "Failed"}),
+        entry(ev.TRAINING_STATE, {"TrainingJobName": "pipelines-abc-Training-xyz", "TrainingJobStatus": "Completed", "Tags": {PROJECT_TAG: p}}),
+        entry(ev.TRAINING_STATE, {"TrainingJobName": "pipelines-def-Training-uvw", "TrainingJobStatus": "Completed", "Tags": {PROJECT_TAG: f"x{p}"}}),
         entry(ev.PACKAGE_STATE, {"ModelPackageGroupName": group, "ModelApprovalStatus": "Approved"}),
         entry(ev.PACKAGE_STATE, {"ModelPackageGroupName": group, "ModelApprovalStatus": "PendingManualApproval"}),
         entry(ev.PACKAGE_STATE, {"ModelPackageGroupName": f"{group}-2", "ModelApprovalStatus": "Approved"}),
         {"Source": "dronemlops.monitoring", "DetailType": ev.TRAINING_STATE, "Detail": json.dumps({"TrainingJobName": f"{p}-train-1"})}])
     got = [json.loads(m["Body"])["detail"] for m in req("sqs", "ReceiveMessage", QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])]
     assert sorted(json.dumps(d, sort_keys=True) for d in got) == sorted(json.dumps(d, sort_keys=True) for d in [
-        {"TrainingJobName": f"{p}-train-1", "TrainingJobStatus": "Failed"}, {"ModelPackageGroupName": group, "ModelApprovalStatus": "Approved"}])
+        {"TrainingJobName": f"{p}-train-1", "TrainingJobStatus": "Failed"}, {"ModelPackageGroupName": group, "ModelApprovalStatus": "Approved"},
+        {"TrainingJobName": "pipelines-abc-Training-xyz", "TrainingJobStatus": "Completed", "Tags": {PROJECT_TAG: p}}])
 
 def test_create_event_rules_dry_run_sends_nothing(settings):
     out = io.StringIO()
@@ -106,6 +109,10 @@ def test_events_that_are_not_ours_are_ignored(settings):
     job = {"source": "aws.sagemaker", "detail-type": ev.TRAINING_STATE, "detail": {"TrainingJobName": f"{settings.project}-train-7", "TrainingJobStatus": "Completed"}}
     assert ev.handle_event(job, settings) == {"action": "recorded", "job": f"{settings.project}-train-7", "status": "Completed",
                                               "secondary_status": None, "reason": None}
+    piped = {**job, "detail": {"TrainingJobName": "pipelines-abc-Training-xyz", "TrainingJobStatus": "Completed", "Tags": {PROJECT_TAG: settings.project}}}
+    assert (ev.handle_event(piped, settings)["action"], ev.handle_event(piped, settings)["job"]) == ("recorded", "pipelines-abc-Training-xyz")
+    other = {**piped, "detail": {**piped["detail"], "Tags": {PROJECT_TAG: "other"}}}
+    assert ev.handle_event(other, settings)["why"] == f"training job 'pipelines-abc-Training-xyz' is not of project {settings.project}"
     with pytest.raises(ev.EventsError, match="has no detail.ModelPackageArn"):
         ev.handle_event({**approval(arn, group), "detail": {"ModelPackageGroupName": group, "ModelApprovalStatus": "Approved"}}, settings)
     assert AWSRequests(settings)("sagemaker", "ListEndpoints", NameContains=settings.project)["Endpoints"] == []

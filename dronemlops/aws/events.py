@@ -10,7 +10,7 @@ import json, sys
 from pathlib import Path
 from ..config import Settings, load_settings
 from ..tracking import REGISTERED_MODEL
-from .core import AWSError, AWSRequests, project_tags, resource_name
+from .core import AWSError, AWSRequests, PROJECT_TAG, project_tags, resource_name
 
 # %% auto #0
 __all__ = ['SAGEMAKER_SOURCE', 'TRAINING_STATE', 'PACKAGE_STATE', 'EventsError', 'events_topic_name', 'event_patterns',
@@ -35,7 +35,8 @@ def event_patterns(settings:Settings|None=None, # the project names jobs and the
     "Rule name -> EventBridge pattern: the project's training job state changes, and approvals in its package group."
     s = settings or load_settings()
     return {resource_name(s, "training-state"): {"source": [SAGEMAKER_SOURCE], "detail-type": [TRAINING_STATE],
-                                                  "detail": {"TrainingJobName": [{"prefix": f"{s.project}-"}]}},
+                                                  "detail": {"$or": [{"Tags": {PROJECT_TAG: [s.project]}},
+                                                                     {"TrainingJobName": [{"prefix": f"{s.project}-"}]}]}},
             resource_name(s, "package-approved"): {"source": [SAGEMAKER_SOURCE], "detail-type": [PACKAGE_STATE],
                                                     "detail": {"ModelPackageGroupName": [resource_name(s, model)],
                                                                "ModelApprovalStatus": ["Approved"]}}}
@@ -96,8 +97,9 @@ def handle_event(event:dict, # an EventBridge event (as SNS/SQS deliver it: the 
     kind, d = event.get("detail-type"), event.get("detail") or {}
     if event.get("source") != SAGEMAKER_SOURCE: return {"action": "ignored", "why": f"source {event.get('source')!r} is not {SAGEMAKER_SOURCE}"}
     if kind == TRAINING_STATE:
-        job = d.get("TrainingJobName", "")
-        if not job.startswith(f"{s.project}-"): return {"action": "ignored", "why": f"training job {job!r} is not of project {s.project}"}
+        job, tags = d.get("TrainingJobName", ""), d.get("Tags") or {}
+        ours = job.startswith(f"{s.project}-") or (isinstance(tags, dict) and tags.get(PROJECT_TAG) == s.project)  # the pipeline's jobs: by tag
+        if not ours: return {"action": "ignored", "why": f"training job {job!r} is not of project {s.project}"}
         return {"action": "recorded", "job": job, "status": d.get("TrainingJobStatus"), "secondary_status": d.get("SecondaryStatus"),
                 "reason": d.get("FailureReason")}
     if kind != PACKAGE_STATE: return {"action": "ignored", "why": f"detail-type {kind!r} is not handled"}
