@@ -101,6 +101,66 @@ def test_a_project_tag_condition_pins_an_account_wide_arn():
 def test_a_broad_deny_is_allowed():
     assert check_least_privilege(_with_statement(Effect="Deny", Action="sagemaker:*", Resource="*")) == []
 
+def _grants(role, action, project="survey-team"):
+    "The resources on which a role's Allow statements grant `action` (the shared read policy counts for both human roles), with their conditions."
+    mine = lambda w: w.startswith(f"{role}/") or (w.startswith("ReadPolicy/") and role != "ExecutionRole")
+    from dronemlops.aws.stack import template_value
+    out = {}
+    for st in policy_statements(load_template()):
+        acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        if st["Effect"] != "Allow" or not mine(st["where"]) or action not in acts: continue
+        for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]):
+            out[template_value(r, {"ProjectName": project})] = st.get("Condition")
+    return out
+
+_ARN = "arn:${AWS::Partition}:%s:${AWS::Region}:${AWS::AccountId}:%s"
+_TAGGED = lambda k: {"StringEquals": {f"aws:{k}/dronemlops:project": {"Ref": "ProjectName"}}}
+
+def test_execution_role_can_run_the_monitoring_job():
+    "The schedule's job runs as the execution role: captures and baseline in, history out, the DriftDetected event and its SNS message."
+    assert _grants("ExecutionRole", "s3:PutObject")["${Bucket.Arn}/survey-team/monitoring/*"] is None
+    gets = _grants("ExecutionRole", "s3:GetObject")
+    assert {"${Bucket.Arn}/survey-team/monitoring/*", "${Bucket.Arn}/survey-team/captures/*", "${Bucket.Arn}/survey-team/sagemaker/*"} <= set(gets)
+    assert _grants("ExecutionRole", "events:PutEvents") == {
+        _ARN % ("events", "event-bus/default"): {"StringEquals": {"events:source": "dronemlops.monitoring"}}}
+    assert _grants("ExecutionRole", "sns:Publish") == {_ARN % ("sns", "survey-team-*"): None}
+    assert _grants("ExecutionRole", "s3:DeleteObject") == {"${Bucket.Arn}/survey-team/sagemaker/checkpoints/*": None}  # unchanged
+
+def test_ml_engineer_can_schedule_monitoring_and_manage_topics_budget_and_costs():
+    sched = _ARN % ("sagemaker", "monitoring-schedule/survey-team-*")
+    assert _grants("MLEngineerRole", "sagemaker:CreateMonitoringSchedule") == {sched: _TAGGED("RequestTag")}
+    assert _grants("MLEngineerRole", "sagemaker:DeleteMonitoringSchedule") == {sched: _TAGGED("ResourceTag")}
+    assert _grants("MLEngineerRole", "sagemaker:DescribeMonitoringSchedule") == {sched: _TAGGED("ResourceTag")}
+    assert _grants("MLEngineerRole", "sagemaker:ListMonitoringSchedules") == {"*": None}
+    assert sched in _grants("MLEngineerRole", "sagemaker:ListTags")
+    for a in ("sns:CreateTopic", "sns:SetTopicAttributes", "sns:TagResource", "sns:ListTagsForResource", "sns:DeleteTopic"):
+        assert _grants("MLEngineerRole", a) == {_ARN % ("sns", "survey-team-*"): None}, a
+    assert _grants("MLEngineerRole", "sns:ListTopics") == {"*": None}
+    assert _grants("MLEngineerRole", "events:ListRules") == {"*": None}
+    assert _grants("MLEngineerRole", "events:ListTagsForResource") == {_ARN % ("events", "rule/survey-team-*"): None}
+    assert _grants("MLEngineerRole", "ce:GetCostAndUsage") == {"*": None}
+    for a in ("budgets:ViewBudget", "budgets:ModifyBudget"):
+        assert _grants("MLEngineerRole", a) == {"arn:${AWS::Partition}:budgets::${AWS::AccountId}:budget/survey-team-*": None}, a
+    assert "${Bucket.Arn}/survey-team/monitoring/*" in _grants("MLEngineerRole", "s3:PutObject")
+
+def test_ml_engineer_can_clean_up_only_the_projects_resources():
+    for a, kind in [("sagemaker:DeletePipeline", "pipeline"), ("sagemaker:DeleteModelPackage", "model-package"),
+                    ("sagemaker:DeleteModelPackageGroup", "model-package-group")]:
+        assert _ARN % ("sagemaker", f"{kind}/survey-team-*") in _grants("MLEngineerRole", a), a
+    stops = _grants("MLEngineerRole", "sagemaker:StopTrainingJob")
+    assert stops[_ARN % ("sagemaker", "training-job/survey-team-*")] is None
+    assert stops[_ARN % ("sagemaker", "training-job/*")] == _TAGGED("ResourceTag")  # pipeline step jobs only when tagged
+    assert _grants("MLEngineerRole", "s3:DeleteObject") == {"${Bucket.Arn}/survey-team/sagemaker/*": None}
+    assert _ARN % ("cloudwatch", "alarm:survey-team-*") in _grants("MLEngineerRole", "cloudwatch:ListTagsForResource")
+    for a in ("events:RemoveTargets", "events:DeleteRule"):
+        assert _grants("MLEngineerRole", a) == {_ARN % ("events", "rule/survey-team-*"): None}, a
+    dereg = _grants("MLEngineerRole", "application-autoscaling:DeregisterScalableTarget")
+    assert list(dereg.values()) == [_TAGGED("ResourceTag")]
+    assert _grants("MLEngineerRole", "cloudwatch:DeleteAlarms")
+    # none of this reaches the data scientist
+    for a in ("sagemaker:CreateMonitoringSchedule", "sagemaker:DeletePipeline", "sns:DeleteTopic", "budgets:ModifyBudget", "ce:GetCostAndUsage"):
+        assert _grants("DataScientistRole", a) == {}, a
+
 # --- bootstrap ------------------------------------------------------------------------------------------------------
 
 def test_dry_run_prints_the_plan_and_needs_no_aws(no_aws):
@@ -209,7 +269,7 @@ def test_resource_star_actions_have_no_resource_type_in_aws_reference():
     import cfnlint
     spec = json.loads((Path(cfnlint.__file__).parent/"data"/"AdditionalSpecs"/"Policies.json").read_text())
     types = {a: spec[a.split(":")[0]]["Actions"][a.split(":")[1].lower()].get("Resources", []) for a in RESOURCE_STAR}
-    assert {a: t for a, t in types.items() if t} == {"cloudwatch:PutMetricData": ["dataset"]}
+    assert {a: t for a, t in types.items() if t} == {"cloudwatch:PutMetricData": ["dataset"], "ce:GetCostAndUsage": ["billingview"]}
     put = [st for st in policy_statements(load_template()) if st.get("Action") == ["cloudwatch:PutMetricData"]]
     assert [st["Condition"] for st in put] == [{"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}]
 

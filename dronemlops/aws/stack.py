@@ -154,6 +154,11 @@ RESOURCE_STAR = {  # action -> why it cannot name a resource
     "application-autoscaling:DescribeScalingPolicies": "lists by service namespace; no resource type",
     "application-autoscaling:DescribeScalingActivities": "lists by service namespace; no resource type",
     "ecr:GetAuthorizationToken": "the docker login token is for the whole registry; no resource type (the image pulls themselves are scoped to repositories)",
+    "sagemaker:ListMonitoringSchedules": "a List call: no resource type (cleanup keeps the <project>- names it returns)",
+    "sns:ListTopics": "a List call: no resource type (cleanup keeps the <project>- topics it returns)",
+    "events:ListRules": "a List call: no resource type (cleanup asks for NamePrefix=<project>-)",
+    "ce:GetCostAndUsage": "Cost Explorer's only resource type is an optional billing view, which our requests do not name (they filter by "
+                          "the project tag), so IAM authorizes them against '*'",
     "cloudwatch:PutMetricData": "metrics have no ARN (AWS lists only an optional CloudWatch dataset, and metrics go to the default one); "
                                 "the statement narrows it with the cloudwatch:namespace condition to /aws/sagemaker/*",
 }
