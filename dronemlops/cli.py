@@ -262,9 +262,14 @@ def train_cmd(dataset:str, # a dataset version name (validated first)
     "Train YOLO11 on a dataset version with MLflow tracking (here, or as a SageMaker job); prints the run id, metrics and weights."
     if on not in ("local", "sagemaker"): raise DroneMLOpsError(f"--on must be local or sagemaker, not {on!r}.")
     if on == "sagemaker":
+        if resume or keep: raise DroneMLOpsError("--resume and --keep are for local runs: a SageMaker job resumes from its own checkpoints.")
+        from dataclasses import replace
         from dronemlops.aws.training import submit_training
-        job = submit_training(dataset, settings=load_settings(workspace=workspace), model=model, epochs=epochs, imgsz=imgsz, batch=batch,
-                              lr0=lr0, instance_type=instance_type, use_spot=spot, hyperparameters={"patience": patience, "seed": seed})
+        s = load_settings(workspace=workspace)
+        s = replace(s, min_train_images=s.min_train_images if min_train is None else min_train,  # the job validates with these
+                    min_val_images=s.min_val_images if min_val is None else min_val)
+        job = submit_training(dataset, settings=s, model=model, epochs=epochs, imgsz=imgsz, batch=batch, lr0=lr0, instance_type=instance_type,
+                              use_spot=spot, hyperparameters={"patience": patience, "seed": seed, "workers": workers})
         print(json.dumps(job, indent=2, default=str)); return
     from dronemlops.train import train
     dev = int(device) if str(device).isdigit() else device

@@ -251,12 +251,13 @@ def test_the_train_verb_submits_on_sagemaker(sm_settings, monkeypatch, capsys):
     for k in ("aws_endpoint_url", "project", "sagemaker_role_arn", "local_dir"): monkeypatch.setenv(f"DRONEMLOPS_{k.upper()}", str(getattr(s, k)))
     before = jobs(s)
     rc = main(["train", NAME, "--on", "sagemaker", "--model", "starter", "--epochs", "7", "--patience", "3", "--instance-type", "ml.c5.2xlarge",
-               "--spot", "false", "--workspace", s.workspace])
+               "--spot", "false", "--min-train", "10", "--min-val", "2", "--workspace", s.workspace])
     text = capsys.readouterr().out  # the job's progress lines, then its summary as JSON
     out = json.loads(text[text.index("{\n"):])
     (name,) = jobs(s) - before
     d = AWSRequests(s)("sagemaker", "DescribeTrainingJob", TrainingJobName=name)
     assert (rc, out["job_name"], out["status"]) == (0, name, "Completed")
     assert (d["ResourceConfig"]["InstanceType"], d["EnableManagedSpotTraining"]) == ("ml.c5.2xlarge", False)
-    assert (d["HyperParameters"]["epochs"], d["HyperParameters"]["patience"], d["HyperParameters"]["model"]) == ("7", "3", "starter")
+    assert (d["HyperParameters"]["epochs"], d["HyperParameters"]["patience"], d["HyperParameters"]["model"], d["HyperParameters"]["workers"]) == ("7", "3", "starter", "2")
     assert main(["train", NAME, "--on", "laptop"]) == 2
+    assert main(["train", NAME, "--on", "sagemaker", "--resume", "abc"]) == 2  # a job resumes from its own checkpoints
