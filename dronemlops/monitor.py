@@ -644,17 +644,18 @@ def aws_action(topic_arn:str|None=None, # an SNS topic to notify as well; None s
     return act
 
 def pipeline_action(pipeline:str, # the SageMaker pipeline that retrains (the pipeline chapter's)
-                    parameters:Mapping|None=None, # pipeline parameters to set, e.g. {"Dataset": "..."}
+                    parameters:Mapping|None=None, # pipeline parameters to set, e.g. `pipeline_parameters(DatasetPath="s3://.../datasets/v2/")`
                     settings:Settings|None=None, # region, endpoint, credentials; default `load_settings()`
                     requests=None, # an `aws.core.AWSRequests` to send through; default a new one
                    ) -> Callable[[dict], dict]:
     "An action that starts a SageMaker pipeline execution, with the trigger's key as its ClientRequestToken (SageMaker's own idempotency)."
     def act(event:dict) -> dict:
         from dronemlops.aws.core import AWSRequests
+        from dronemlops.aws.pipeline import _wire  # the values as the pipeline chapter's start_pipeline sends them
         req = requests or AWSRequests(settings)
         r = req("sagemaker", "StartPipelineExecution", PipelineName=pipeline, ClientRequestToken=event["key"],
                 PipelineExecutionDescription=("; ".join(event.get("reasons", [])))[:3000],
-                PipelineParameters=[{"Name": k, "Value": str(v)} for k, v in (parameters or {}).items()])
+                PipelineParameters=[{"Name": k, "Value": _wire(v)} for k, v in (parameters or {}).items() if v is not None])
         return {"action": "sagemaker-pipeline", "pipeline_execution_arn": r.get("PipelineExecutionArn")}
     return act
 
@@ -828,7 +829,7 @@ MONITOR_ACTIONS = ("run", "baseline")
 
 def monitor_cmd(action:str, # run: check a window of captures (or a folder) for drift; baseline: build the model's baseline from --dataset
                 model:str="@champion", # the watched model: "@champion", "3", "models:/drone-detector/3", "starter" or weights
-                dataset:str=None, # baseline: the dataset version the model was trained on
+                dataset:str=None, # baseline: the dataset version the model was trained on; run --pipeline: the DatasetPath (s3:// URI of the published dataset version to retrain on)
                 source:str=None, # run: a folder of captures or new images instead of the workspace's captures
                 window:str=None, # run: "YYYY-MM-DDTHH" or "YYYY-MM-DD"; default the SageMaker job's hour (start_time), else the last complete hour
                 n:int=2, # run: retrain when n of ...
@@ -848,7 +849,11 @@ def monitor_cmd(action:str, # run: check a window of captures (or a folder) for 
         doc = build_baseline(dataset, model, settings=settings)
         out = {k: v for k, v in doc.items() if k != "features"} | {"features": sorted(doc["features"]), "key": baseline_key(doc["model"])}
     else:
-        acts = ([pipeline_action(pipeline, settings=settings)] if pipeline else []) + ([aws_action(topic_arn, settings=settings)] if (events or topic_arn) else [])
+        if pipeline and not dataset: raise MonitorError("monitor run --pipeline needs --dataset: the s3:// URI of the published dataset version to retrain on (`dronemlops datasets` lists them).")
+        if pipeline:
+            from dronemlops.aws.pipeline import pipeline_parameters, check_published
+            retrain = pipeline_parameters(DatasetPath=check_published(dataset, settings))  # refused now, not when drift fires
+        acts = ([pipeline_action(pipeline, retrain, settings=settings)] if pipeline else []) + ([aws_action(topic_arn, settings=settings)] if (events or topic_arn) else [])
         act = chain_actions(*acts) if acts else None  # the pipeline first: a retry after a failed announcement reuses its token
         out = monitor_run(model, source, window or sagemaker_window(), policy=TriggerPolicy(n, m, cooldown_hours=cooldown_hours), action=act,
                           log_to_mlflow=mlflow, settings=settings)

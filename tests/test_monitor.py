@@ -3,7 +3,7 @@ import base64, datetime as dt, io, json, math, os, shutil, subprocess, sys, text
 from pathlib import Path
 import numpy as np, pytest
 from PIL import Image, ImageEnhance, ImageFilter
-from dronemlops.config import load_settings
+from dronemlops.config import load_settings, DroneMLOpsError
 from dronemlops.storage import open_storage, S3Storage
 from dronemlops.sample import deepforest_data_dir
 from dronemlops.dataset import build_sample_dataset, tile_windows
@@ -268,36 +268,50 @@ def test_pipeline_action_starts_the_sagemaker_pipeline(aws_env, tmp_path):
     req = AWSRequests(settings)
     name = f"retrain-{uuid.uuid4().hex[:8]}"
     req("sagemaker", "CreatePipeline", PipelineName=name, RoleArn="arn:aws:iam::123456789012:role/r", ClientRequestToken="c" * 32,
-        PipelineDefinition=json.dumps({"Version": "2020-12-01", "Parameters": [{"Name": "Dataset", "Type": "String"}], "Steps": []}))
+        PipelineDefinition=json.dumps({"Version": "2020-12-01", "Parameters": [{"Name": "DatasetPath", "Type": "String"}], "Steps": []}))
     d = evaluate_trigger([{"window": "a", "severity": "drift"}] * 2, "models:/drone-detector/6")
-    r = fire_trigger(d, pipeline_action(name, {"Dataset": "new_20261128_1200"}, requests=req), tmp_path)
+    uri = "s3://b/ws/datasets/new_20261128_1200/"
+    r = fire_trigger(d, pipeline_action(name, {"DatasetPath": uri, "UseSpot": False, "Epochs": None}, requests=req), tmp_path)
     arn = r.result["pipeline_execution_arn"]
     assert r.started and f"pipeline/{name}/execution/" in arn
+    sent = req("sagemaker", "ListPipelineParametersForExecution", PipelineExecutionArn=arn)["PipelineParameters"]
+    assert sent == [{"Name": "DatasetPath", "Value": uri}, {"Name": "UseSpot", "Value": "false"}]  # the pipeline chapter's wire form; None left out
     ex = req("sagemaker", "ListPipelineExecutions", PipelineName=name)["PipelineExecutionSummaries"]
     assert [e["PipelineExecutionArn"] for e in ex] == [arn]
-    assert req.sent[-2][2]["ClientRequestToken"] == d.key
+    assert [p["ClientRequestToken"] for _, op, p in req.sent if op == "StartPipelineExecution"] == [d.key]
     with pytest.raises(MonitorError, match="action failed.*StartPipelineExecution"):
         fire_trigger(evaluate_trigger([{"window": "z", "severity": "drift"}] * 2, "m"), pipeline_action("no-such-pipeline", settings=settings), tmp_path/"other")
     assert list((tmp_path/"other"/TRIGGERS).glob("*.json")) == []
 
 def test_cli_run_starts_the_pipeline_and_announces_it(world, aws_env, tmp_path):
-    "`dronemlops monitor run --n 1 --m 1 --pipeline P --events` on a drifting folder: one execution, one event, then the repeat is refused."
+    "`dronemlops monitor run --n 1 --m 1 --pipeline P --dataset URI --events` on a drifting folder: one execution on that dataset, one event, then the repeat is refused."
     ws = tmp_path/"ws"
     settings = load_settings(env={}, cwd=tmp_path, workspace=str(ws), aws_endpoint_url=aws_env["AWS_ENDPOINT_URL"])
     open_storage(settings=settings).write_text(baseline_key(world["det"].version), json.dumps(world["baseline"]))
+    bucket = f"retrain-{uuid.uuid4().hex[:10]}"  # the dataset to retrain on, published in an s3:// workspace
+    AWSRequests(settings)("s3", "CreateBucket", Bucket=bucket)
+    s3ws = load_settings(env={}, cwd=tmp_path, workspace=f"s3://{bucket}/ws", aws_endpoint_url=aws_env["AWS_ENDPOINT_URL"], local_dir=str(tmp_path/"local"))
+    build_sample_dataset(DATASET, block_size=320, tile_size=200, settings=s3ws)
+    published = f"s3://{bucket}/ws/datasets/{DATASET}"
     req = AWSRequests(settings)
     name = f"retrain-{uuid.uuid4().hex[:8]}"
     req("sagemaker", "CreatePipeline", PipelineName=name, RoleArn="arn:aws:iam::123456789012:role/r", ClientRequestToken="c" * 32,
-        PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}))
+        PipelineDefinition=json.dumps({"Version": "2020-12-01", "Parameters": [{"Name": "DatasetPath", "Type": "String"}], "Steps": []}))
     os.environ["DRONEMLOPS_AWS_ENDPOINT_URL"] = aws_env["AWS_ENDPOINT_URL"]
+    run = dict(model="starter", source=str(world["tmp"]/"darker"), n=1, m=1, pipeline=name, events=True, mlflow=False, workspace=str(ws))
     try:
-        out = monitor_cmd("run", model="starter", source=str(world["tmp"]/"darker"), n=1, m=1, pipeline=name, events=True, mlflow=False, workspace=str(ws))
-        again = monitor_cmd("run", model="starter", source=str(world["tmp"]/"darker"), n=1, m=1, pipeline=name, events=True, mlflow=False, workspace=str(ws))
+        with pytest.raises(MonitorError, match="--pipeline needs --dataset"): monitor_cmd("run", **run)
+        with pytest.raises(DroneMLOpsError, match="not a published dataset version"): monitor_cmd("run", **run, dataset=f"s3://{bucket}/ws/datasets/none_20261128_1200")
+        assert req("sagemaker", "ListPipelineExecutions", PipelineName=name)["PipelineExecutionSummaries"] == []  # refused before anything started
+        out = monitor_cmd("run", **run, dataset=published)
+        again = monitor_cmd("run", **run, dataset=published)
     finally: os.environ.pop("DRONEMLOPS_AWS_ENDPOINT_URL")
     started, announced = out["trigger"]["result"]
     assert out["trigger"]["started"] and started["action"] == "sagemaker-pipeline" and announced["event_id"]
     assert not again["trigger"]["started"] and "already started" in again["trigger"]["reasons"][-1]
     assert len(req("sagemaker", "ListPipelineExecutions", PipelineName=name)["PipelineExecutionSummaries"]) == 1
+    sent = req("sagemaker", "ListPipelineParametersForExecution", PipelineExecutionArn=started["pipeline_execution_arn"])["PipelineParameters"]
+    assert {"Name": "DatasetPath", "Value": published + "/"} in sent  # check_published's prefix, with its slash
 
 def test_aws_action_dry_run_sends_nothing(tmp_path):
     settings = load_settings(env={}, cwd=tmp_path, aws_region="us-east-1")
