@@ -1,5 +1,5 @@
 "The pipeline on both engines: the local engine end to end on the sample (both branches of the condition), the container steps in a simulated /opt/ml/processing tree, and the SageMaker Pipeline's definition, upsert, start and status on a moto server."
-import json, tarfile, uuid, pytest
+import json, re, tarfile, uuid, pytest
 from pathlib import Path
 from dronemlops.config import load_settings
 from dronemlops.dataset import build_sample_dataset
@@ -7,11 +7,11 @@ from dronemlops.evaluate import evaluate, load_evaluation
 from dronemlops.registry import gate
 from dronemlops.storage import open_storage
 from dronemlops import registry
-from dronemlops.aws.core import aws_client
+from dronemlops.aws.core import AWSError, aws_client
 from dronemlops.aws.pipeline import (PIPELINE_PARAMETERS, STEPS, CONDITIONS, PipelineError, pipeline_parameters, parse_parameters,
                                      run_local, check_condition, fail_reason, fail_parts, json_get, step_main, pipeline_definition,
                                      upsert_pipeline, start_pipeline, pipeline_status, pipeline_cmd, pipeline_name, unpack_weights,
-                                     approved_package_weights, GATE_TOLERANCE)
+                                     approved_package_weights, upserted_spot, GATE_TOLERANCE)
 
 NAME = "sample_trees_20261128_1300"
 SMALL = dict(min_train_images=10, min_val_images=2)  # the sample is tiny: lowered minimums, as in the end-to-end workflow
@@ -209,10 +209,34 @@ def test_definition_steps_dependencies_and_parameters(definition, sm):
     env = by["Evaluation"]["Arguments"]["Environment"]
     assert env["DRONEMLOPS_PROJECT"] == sm.project and env["DRONEMLOPS_AWS_REGION"] == "us-east-1"
     tr = by["Training"]["Arguments"]
-    assert tr["ResourceConfig"]["InstanceType"] == {"Get": "Parameters.InstanceType"} and tr["EnableManagedSpotTraining"] == {"Get": "Parameters.UseSpot"}
+    assert tr["ResourceConfig"]["InstanceType"] == {"Get": "Parameters.InstanceType"}
+    assert tr["EnableManagedSpotTraining"] is True and tr["StoppingCondition"]["MaxWaitTimeInSeconds"] == 48*3600  # spot: the default choice
     assert tr["HyperParameters"]["model"] == {"Get": "Parameters.ModelVariant"}
     assert tr["HyperParameters"]["epochs"] == {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.Epochs"}]}}
     assert definition and pipeline_name(sm) == f"{sm.project}-pipeline"
+
+def _spot(d):
+    tr = next(st for st in d["Steps"] if st["Name"] == "Training")["Arguments"]
+    return tr["EnableManagedSpotTraining"], tr["StoppingCondition"], next(q["DefaultValue"] for q in d["Parameters"] if q["Name"] == "UseSpot")
+
+def test_spot_is_fixed_when_the_definition_is_built(sm):
+    on_demand = pipeline_definition(sm, use_spot=False)
+    enabled, stop, default = _spot(on_demand)
+    assert enabled is False and "MaxWaitTimeInSeconds" not in stop and stop["MaxRuntimeInSeconds"] == 24*3600 and default is False
+    enabled, stop, default = _spot(pipeline_definition(sm, use_spot=True))
+    assert enabled is True and stop == {"MaxRuntimeInSeconds": 24*3600, "MaxWaitTimeInSeconds": 48*3600} and default is True
+    assert "Parameters.UseSpot" not in json.dumps(on_demand["Steps"])  # no step reads it: SageMaker could not drop MaxWait at run time
+    with pytest.raises(PipelineError, match="use_spot must be True or False"): pipeline_definition(sm, use_spot="false")
+
+def test_upsert_into_a_missing_bucket_is_one_line(sm, tmp_path):
+    missing = f"missing-{uuid.uuid4().hex[:10]}"
+    s = load_settings(env={}, cwd=tmp_path, workspace=sm.workspace, local_dir=sm.local_dir, project=sm.project,
+                      aws_endpoint_url=sm.aws_endpoint_url, sagemaker_bucket=missing, sagemaker_role_arn=ROLE)
+    for call in (lambda: upsert_pipeline(s), lambda: upsert_pipeline(s, dry_run=True, echo=lambda *_: None), lambda: pipeline_definition(s)):
+        with pytest.raises(AWSError) as e: call()
+        assert str(e.value) == f"s3 PutObject (Bucket {missing!r}): NoSuchBucket: The specified bucket does not exist" and "\n" not in str(e.value)
+        assert e.value.__cause__ is None and e.value.__suppress_context__
+    assert aws_client("sagemaker", sm).list_pipelines(PipelineNamePrefix=sm.project)["PipelineSummaries"] == []
 
 def test_definition_condition_register_and_fail(definition, sm):
     by = {st["Name"]: st for st in _steps(definition["Steps"])}
@@ -245,7 +269,8 @@ def test_upsert_start_and_status_on_moto(sm, tmp_path, capsys):
     assert printed[0].startswith("[dry run] sagemaker CreatePipeline") and aws_client("sagemaker", sm).list_pipelines(PipelineNamePrefix=sm.project)["PipelineSummaries"] == []
     first = upsert_pipeline(sm)
     assert first["action"] == "create" and first["PipelineArn"].endswith(f":pipeline/{sm.project}-pipeline")
-    assert upsert_pipeline(sm)["action"] == "update"
+    assert upserted_spot(sm) is True
+    assert upsert_pipeline(sm, use_spot=False)["action"] == "update" and upserted_spot(sm) is False  # on-demand: UseSpot=False may start
     sagemaker = aws_client("sagemaker", sm)
     described = sagemaker.describe_pipeline(PipelineName=pipeline_name(sm))
     assert json.loads(described["PipelineDefinition"])["Parameters"][-1] == {"Name": "PerformanceThreshold", "Type": "Float", "DefaultValue": 0.3}
@@ -257,6 +282,10 @@ def test_upsert_start_and_status_on_moto(sm, tmp_path, capsys):
     assert (st["PipelineExecutionArn"], st["PipelineExecutionStatus"], st["Steps"]) == (arn, "Succeeded", None)
     assert "ListPipelineExecutionSteps" in st["StepsUnavailable"] and "<" not in st["StepsUnavailable"]  # moto answers 500
     assert pipeline_status(arn, sm)["PipelineExecutionArn"] == arn
+    with pytest.raises(PipelineError, match=re.escape("upserted with UseSpot=false. UseSpot is fixed when the pipeline is upserted "
+                                                      "(SageMaker refuses a spot wait time for on-demand jobs): run `dronemlops pipeline upsert --spot true` first")):
+        start_pipeline({"DatasetPath": uri, "UseSpot": True}, sm)
+    assert len(sagemaker.list_pipeline_executions(PipelineName=pipeline_name(sm))["PipelineExecutionSummaries"]) == 1
     capsys.readouterr()
     assert pipeline_cmd("status", execution=arn, workspace=sm.workspace) == 0  # the command: settings from the environment
     assert json.loads(capsys.readouterr().out)["PipelineExecutionStatus"] == "Succeeded"
@@ -264,7 +293,10 @@ def test_upsert_start_and_status_on_moto(sm, tmp_path, capsys):
 def test_start_refuses_before_anything_starts(sm, tmp_path):
     upsert_pipeline(sm)
     uri = _published(sm, tmp_path)
+    spot_fixed = re.escape("UseSpot=false but the pipeline was upserted with UseSpot=true. UseSpot is fixed when the pipeline is upserted (SageMaker "
+                           "refuses a spot wait time for on-demand jobs): run `dronemlops pipeline upsert --spot false` first")
     for params, needle in [({"DatasetPath": uri, "UseSpot": "maybe"}, "Pipeline parameter UseSpot must be true or false"),
+                           ({"DatasetPath": uri, "UseSpot": False}, spot_fixed), ({"DatasetPath": uri, "Epochs": 3, "UseSpot": False}, spot_fixed),
                            ({"DatasetPath": uri, "Epochs": "ten"}, "Pipeline parameter Epochs must be a whole number"),
                            ({"DatasetPath": uri.replace(NAME, "never_published_20260101_0000")}, "is not a published dataset version"),
                            ({"DatasetPath": NAME}, "is not an s3:// URI"), ({}, "DatasetPath is required")]:
@@ -277,3 +309,17 @@ def test_start_sends_the_parameters_as_sagemaker_takes_them(sm, tmp_path):
     assert (_wire(True), _wire(False), _wire(3), _wire(0.3)) == ("true", "false", "3", "0.3")
     check_request("sagemaker", "StartPipelineExecution", {"PipelineName": "p", "ClientRequestToken": "x" * 32,
                                                            "PipelineParameters": [{"Name": "UseSpot", "Value": _wire(False)}]})
+
+def test_cli_upsert_spot_false_then_start(sm, tmp_path, capsys, monkeypatch):
+    for k, v in dict(DRONEMLOPS_PROJECT=sm.project, DRONEMLOPS_AWS_ENDPOINT_URL=sm.aws_endpoint_url, DRONEMLOPS_SAGEMAKER_BUCKET=sm.sagemaker_bucket,
+                     DRONEMLOPS_SAGEMAKER_ROLE_ARN=ROLE, DRONEMLOPS_LOCAL_DIR=sm.local_dir).items(): monkeypatch.setenv(k, v)
+    monkeypatch.chdir(tmp_path)  # no dronemlops.toml from the repository
+    uri = _published(sm, tmp_path)
+    assert pipeline_cmd("upsert", spot="false", workspace=sm.workspace) == 0 and upserted_spot(sm) is False
+    with pytest.raises(PipelineError, match=re.escape("run `dronemlops pipeline upsert --spot true` first")):
+        pipeline_cmd("start", dataset=uri, spot="true", workspace=sm.workspace)
+    capsys.readouterr()
+    assert pipeline_cmd("start", dataset=uri, spot="false", workspace=sm.workspace) == 0
+    assert pipeline_cmd("start", dataset=uri, workspace=sm.workspace) == 0  # no --spot: the upserted choice
+    arns = [json.loads(o)["PipelineExecutionArn"] for o in re.findall(r"\{.*?\}", capsys.readouterr().out, re.S)]
+    assert len(arns) == 2 and len(aws_client("sagemaker", sm).list_pipeline_executions(PipelineName=pipeline_name(sm))["PipelineExecutionSummaries"]) == 2

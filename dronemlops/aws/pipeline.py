@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Mapping
 from ..config import Settings, DroneMLOpsError, load_settings
 from ..registry import gate
-from .core import (AWSError, AWSRequests, SDK_MISSING, aws_client, check_request, execution_role, project_tags,
-                                 resource_name, sagemaker_uri, sdk_session)
+from .core import (AWSError, AWSRequests, SDK_MISSING, aws_client, aws_error, check_request, execution_role, project_tags,
+                                 resource_name, sagemaker_bucket, sagemaker_uri, sdk_session)
 
 # %% auto #0
 __all__ = ['PIPELINE_PARAMETERS', 'PARAMETERS', 'STEPS', 'GATE_TOLERANCE', 'CONDITIONS', 'FAIL_MESSAGE', 'PROCESSING_DIR',
@@ -21,8 +21,8 @@ __all__ = ['PIPELINE_PARAMETERS', 'PARAMETERS', 'STEPS', 'GATE_TOLERANCE', 'COND
            'PipelineParameter', 'pipeline_parameters', 'parse_parameters', 'data_validation_step', 'training_step',
            'approved_section', 'evaluation_step', 'json_get', 'check_condition', 'fail_parts', 'fail_reason',
            'register_step', 'run_local', 'unpack_weights', 'approved_package_weights', 'step_main', 'pipeline_name',
-           'build_pipeline', 'pipeline_definition', 'upsert_pipeline', 'check_published', 'start_pipeline',
-           'pipeline_status', 'pipeline_cmd']
+           'build_pipeline', 'pipeline_definition', 'upsert_pipeline', 'check_published', 'upserted_spot',
+           'start_pipeline', 'pipeline_status', 'pipeline_cmd']
 
 # %% ../../nbs/16_pipeline.ipynb #p16a0007
 class PipelineError(DroneMLOpsError):
@@ -45,7 +45,7 @@ PIPELINE_PARAMETERS = (
     PipelineParameter("Epochs", int, 50, "epochs", "passes over the training split"),
     PipelineParameter("LearningRate", float, 0.01, "lr", "initial learning rate"),
     PipelineParameter("InstanceType", str, "ml.g4dn.xlarge", "instance_type", "the SageMaker training instance (the local engine uses this machine)"),
-    PipelineParameter("UseSpot", bool, True, "spot", "managed spot training with checkpoints (SageMaker only)"),
+    PipelineParameter("UseSpot", bool, True, "spot", "managed spot training with checkpoints (SageMaker only; fixed when the pipeline is upserted)"),
     PipelineParameter("PerformanceThreshold", float, 0.3, "threshold", "the least validation mAP50 a model must reach to be registered"),
 )
 PARAMETERS = {p.name: p for p in PIPELINE_PARAMETERS}
@@ -374,9 +374,10 @@ def pipeline_name(settings:Settings|None=None, # the `project` setting names the
     return resource_name(settings or load_settings(), "pipeline")
 
 # %% ../../nbs/16_pipeline.ipynb #p16a0046
-def _parameters(sdk:dict) -> dict:
-    "The SDK parameter objects of the table, by name."
-    return {p.name: getattr(sdk["parameters"], _PARAMETER_CLASS[p.type])(name=p.name, default_value=p.default) for p in PIPELINE_PARAMETERS}
+def _parameters(sdk:dict, use_spot:bool) -> dict:
+    "The SDK parameter objects of the table, by name; UseSpot's default is the built choice `use_spot`."
+    return {p.name: getattr(sdk["parameters"], _PARAMETER_CLASS[p.type])(name=p.name, default_value=use_spot if p.name == "UseSpot" else p.default)
+            for p in PIPELINE_PARAMETERS}
 
 def _step_source(settings:Settings) -> Path:
     "The processing jobs' code bundle: the training job's source_dir plus `pipeline_step.py`."
@@ -422,19 +423,21 @@ def _register_args(sdk:dict, settings:Settings, session, model_data, evaluation_
 # %% ../../nbs/16_pipeline.ipynb #p16a0048
 def build_pipeline(settings:Settings|None=None, # role, bucket, project, region; default `load_settings()`
                    session=None, # an SDK PipelineSession; default `sdk_session(settings, pipeline=True)`
+                   use_spot:bool=True, # managed spot training (with its wait time); fixed in the definition, UseSpot's default
                   ):
     "The SageMaker Pipeline (SDK `Pipeline`): the parameters of the table and the steps DataValidation → Training → Evaluation → CheckEvaluation → RegisterModel | Fail."
     from dronemlops.aws.training import model_trainer
+    if not isinstance(use_spot, bool): raise PipelineError(f"use_spot must be True or False (fixed when the pipeline is built), got {use_spot!r}.")
     s = settings or load_settings()
     sdk = _sdk()
     session = session or sdk_session(s, pipeline=True)
-    p = _parameters(sdk)
+    p = _parameters(sdk, use_spot)
     run_uri = lambda *parts: sdk["Join"](on="/", values=[sagemaker_uri(s, "pipelines"), sdk["ExecutionVariables"].PIPELINE_EXECUTION_ID, *parts])
     dataset = (p["DatasetPath"], f"{PROCESSING_DIR}/dataset")
     validation = _processing_step(sdk, "DataValidation", s, session, {"dataset": dataset}, ("validation", run_uri("validation")),
                                   ["validate", "--dataset", dataset[1], "--out", f"{PROCESSING_DIR}/validation"])
     hps = {"model": p["ModelVariant"], "epochs": p["Epochs"], "imgsz": p["ImageSize"], "batch": p["BatchSize"], "lr0": p["LearningRate"]}
-    trainer = model_trainer(p["DatasetPath"], settings=s, hyperparameters=hps, instance_type=p["InstanceType"], use_spot=p["UseSpot"], session=session)
+    trainer = model_trainer(p["DatasetPath"], settings=s, hyperparameters=hps, instance_type=p["InstanceType"], use_spot=use_spot, session=session)
     training = sdk["TrainingStep"](name="Training", step_args=trainer.train(), depends_on=[validation])
     model_data = training.properties.ModelArtifacts.S3ModelArtifacts
     report = sdk["PropertyFile"](name="EvaluationReport", output_name="evaluation", path="evaluation.json")
@@ -450,22 +453,30 @@ def build_pipeline(settings:Settings|None=None, # role, bucket, project, region;
     check = sdk["ConditionStep"](name="CheckEvaluation", conditions=conditions, if_steps=[register], else_steps=[fail])
     return sdk["Pipeline"](name=pipeline_name(s), parameters=list(p.values()), steps=[validation, training, evaluation, check], sagemaker_session=session)
 
+def _definition(s:Settings, session, use_spot:bool) -> str:
+    "The definition JSON; building it uploads the step code to S3, so a refusal there is one `AWSError` naming the bucket."
+    import botocore.exceptions as bx
+    try: return build_pipeline(s, session, use_spot=use_spot).definition()
+    except (bx.BotoCoreError, bx.ClientError) as e: raise aws_error(e, "s3", "PutObject", {"Bucket": sagemaker_bucket(s)}) from None
+
 def pipeline_definition(settings:Settings|None=None, # role, bucket, project, region; default `load_settings()`
                         session=None, # an SDK PipelineSession; default `sdk_session(settings, pipeline=True)`
+                        use_spot:bool=True, # managed spot training; fixed in the definition
                        ) -> dict:
-    "The SageMaker Pipeline's definition (the JSON SageMaker stores), as a dict."
-    return json.loads(build_pipeline(settings, session).definition())
+    "The SageMaker Pipeline's definition (the JSON SageMaker stores), as a dict; building it uploads the step code."
+    return json.loads(_definition(settings or load_settings(), session, use_spot))
 
 # %% ../../nbs/16_pipeline.ipynb #p16a0051
 def upsert_pipeline(settings:Settings|None=None, # role, bucket, project, region; default `load_settings()`
                     session=None, # an SDK PipelineSession; default `sdk_session(settings, pipeline=True)`
-                    dry_run:bool=False, # print the create/update request instead of sending it
+                    dry_run:bool=False, # print the create/update request instead of sending it (the step code is still uploaded: the definition names it)
                     echo=print, # where a dry run prints
+                    use_spot:bool=True, # managed spot training for every execution of this definition (UseSpot cannot change at start)
                    ) -> dict:
     "Create the project's SageMaker Pipeline, or update it to this definition; returns {PipelineArn, action}."
     s = settings or load_settings()
     req, name = AWSRequests(s, dry_run=dry_run, echo=echo), pipeline_name(s)
-    definition = build_pipeline(s, session).definition()
+    definition = _definition(s, session, use_spot)
     common = dict(PipelineName=name, PipelineDefinition=definition, RoleArn=execution_role(s),
                   PipelineDescription="dronemlops: validate, train, evaluate, gate, register (one pipeline, two engines)")
     exists = any(p["PipelineName"] == name for p in req("sagemaker", "ListPipelines", PipelineNamePrefix=name)["PipelineSummaries"])
@@ -492,13 +503,27 @@ def check_published(uri:str, # the DatasetPath: an s3:// URI of a published data
                             "or pick one from `dronemlops datasets`.")
     return str(uri).rstrip("/") + "/"  # an S3 prefix: without the slash, .../v1 would also bring .../v1_x into the channel
 
-def start_pipeline(params:Mapping, # parameter values by name (checked by the table); DatasetPath is required
+def upserted_spot(settings:Settings|None=None, # region, project; default `load_settings()`
+                 ) -> bool:
+    "The UseSpot the pipeline was upserted with: the default of UseSpot in its stored definition."
+    s = settings or load_settings()
+    d = AWSRequests(s)("sagemaker", "DescribePipeline", PipelineName=pipeline_name(s))
+    declared = json.loads(d["PipelineDefinition"]).get("Parameters", [])
+    return next((q.get("DefaultValue", PARAMETERS["UseSpot"].default) for q in declared if q["Name"] == "UseSpot"), PARAMETERS["UseSpot"].default)
+
+def start_pipeline(params:Mapping, # parameter values by name (checked by the table); DatasetPath is required; UseSpot, if given, must be the upserted one
                    settings:Settings|None=None, # region, project; default `load_settings()`
                   ) -> str:
     "Start an execution of the project's SageMaker Pipeline with `params`; returns its ARN."
     s = settings or load_settings()
     p = pipeline_parameters(**params)
     if not p["DatasetPath"]: raise PipelineError("Pipeline parameter DatasetPath is required: give the s3:// URI of a published dataset version (--dataset).")
+    fixed = upserted_spot(s)
+    if params.get("UseSpot") is not None and params["UseSpot"] != fixed:
+        raise PipelineError(f"UseSpot={_wire(params['UseSpot'])} but the pipeline was upserted with UseSpot={_wire(fixed)}. UseSpot is fixed when the "
+                            "pipeline is upserted (SageMaker refuses a spot wait time for on-demand jobs): run "
+                            f"`dronemlops pipeline upsert --spot {_wire(params['UseSpot'])}` first.")
+    p["UseSpot"] = fixed
     p["DatasetPath"] = check_published(p["DatasetPath"], s)
     r = AWSRequests(s)("sagemaker", "StartPipelineExecution", PipelineName=pipeline_name(s), ClientRequestToken=uuid.uuid4().hex,
                        PipelineParameters=[{"Name": k, "Value": _wire(v)} for k, v in p.items() if v is not None])
@@ -538,7 +563,7 @@ def pipeline_cmd(action:str, # run (with --local), upsert, start or status
                  epochs:str=None, # Epochs (default 50)
                  lr:str=None, # LearningRate (default 0.01)
                  instance_type:str=None, # InstanceType: the SageMaker training instance (default ml.g4dn.xlarge)
-                 spot:str=None, # UseSpot: true or false (default true)
+                 spot:str=None, # UseSpot: true or false (default true); chosen at upsert, start refuses another
                  threshold:str=None, # PerformanceThreshold: the least val mAP50 to register (default 0.3)
                  execution:str=None, # status: an execution ARN (default the newest)
                  min_train:int=None, # run --local: minimum train images (default: setting min_train_images)
@@ -559,8 +584,8 @@ def pipeline_cmd(action:str, # run (with --local), upsert, start or status
         rec = run_local(params, s, device=dev, min_train_images=min_train, min_val_images=min_val)
         print(json.dumps(rec, indent=2, default=str)); return 1 if rec["PipelineExecutionStatus"] == "Failed" else 0
     if local: raise PipelineError(f"--local is for `pipeline run`; `pipeline {action}` acts on SageMaker.")
-    if action == "upsert": out = upsert_pipeline(s, dry_run=dry_run)
-    elif action == "start": out = {"PipelineExecutionArn": start_pipeline(params, s)}
+    if action == "upsert": out = upsert_pipeline(s, dry_run=dry_run, use_spot=params["UseSpot"])
+    elif action == "start": out = {"PipelineExecutionArn": start_pipeline({k: v for k, v in params.items() if texts[k] is not None}, s)}
     else: out = pipeline_status(execution, s)
     print(json.dumps(out, indent=2, default=str))
     return 0
