@@ -99,7 +99,7 @@ def test_invalid_dataset_is_refused_before_any_compute(env, tmp_path):
     with pytest.raises(DatasetError, match="not a published version"): train("no_such_20261125_1200", settings=env, **SMALL)
     assert len(c.search_runs([e.experiment_id for e in c.search_experiments()])) == before
     (Path(env.local_dir)/"runs"/"left-over-data").mkdir(parents=True)  # a working copy left by an earlier run of that name
-    with pytest.raises(TrainingError, match="or its working copy\) exists"): train(NAME, epochs=1, settings=env, run_name="left-over", **FAST)
+    with pytest.raises(TrainingError, match=r"or its working copy\) exists"): train(NAME, epochs=1, settings=env, run_name="left-over", **FAST)
 
 def test_crash_and_nan_end_failed_with_the_reason(env):
     def crash(trainer):
@@ -171,12 +171,23 @@ def test_runs_go_to_a_real_mlflow_server(tmp_path, frames):
     finally:
         srv.terminate(); srv.wait(30)
 
-def test_sagemaker_mlflow_arn_without_plugin_falls_back_with_a_warning(tmp_path):
+def test_sagemaker_mlflow_arn_without_plugin_falls_back_with_a_warning(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sagemaker_mlflow", None)  # as on a machine without the aws extra: importing it fails
     arn = "arn:aws:sagemaker:eu-west-1:000000000000:mlflow-tracking-server/team"
     s = load_settings(env={}, cwd=tmp_path, mlflow_tracking_uri=arn)
     with pytest.warns(UserWarning, match=r"sagemaker-mlflow plugin is not installed.*logged to the local store sqlite:///"):
         m = configure_mlflow(s)
     assert m.get_tracking_uri().startswith("sqlite:///") and str(tmp_path) in m.get_tracking_uri()
+
+def test_sagemaker_mlflow_arn_with_the_plugin_is_used_as_it_is(tmp_path):
+    "With the aws extra (sagemaker-mlflow) installed, the managed-MLflow ARN is the tracking URI: no fallback, no warning."
+    import warnings
+    arn = "arn:aws:sagemaker:eu-west-1:000000000000:mlflow-tracking-server/team2"
+    s = load_settings(env={}, cwd=tmp_path, mlflow_tracking_uri=arn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        m = configure_mlflow(s)
+    assert m.get_tracking_uri() == arn
 
 def test_weights_from_s3(trained, s3_settings):
     from dronemlops.storage import S3Storage
