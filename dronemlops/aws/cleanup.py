@@ -35,15 +35,6 @@ class Found:
     status: str = "found" # found, deleted, stopped, failed: ..., kept: ...
 
 # %% ../../nbs/24_cleanup.ipynb #cl240009
-def _pages(req:AWSRequests, service:str, operation:str, key:str, token:str="NextToken", **params) -> list:
-    "Every item of a paginated List/Describe answer's `key`."
-    items = []
-    while True:
-        r = req(service, operation, **params)
-        items += r.get(key, [])
-        if not r.get(token): return items
-        params[token] = r[token]
-
 def _tag_value(req:AWSRequests, service:str, arn:str) -> str|None:
     "The resource's `dronemlops:project` tag value, or None when it has none."
     if service == "sagemaker": tags = req("sagemaker", "ListTags", ResourceArn=arn).get("Tags", [])
@@ -64,12 +55,12 @@ def _sagemaker(req:AWSRequests) -> list[Found]:
                                      ("endpoint-config", "ListEndpointConfigs", "EndpointConfigs", "EndpointConfigName", "EndpointConfigArn"),
                                      ("model", "ListModels", "Models", "ModelName", "ModelArn"),
                                      ("model-package-group", "ListModelPackageGroups", "ModelPackageGroupSummaryList", "ModelPackageGroupName", "ModelPackageGroupArn")]:
-        for r in _pages(req, "sagemaker", op, key, NameContains=f"{p}-"):
+        for r in req.pages("sagemaker", op, key, NameContains=f"{p}-"):
             if _ours(req, "sagemaker", r[name], r[arn]): found.append(Found(kind, r[name], detail=r.get("EndpointStatus", ""), arn=r[arn]))
     for g in [f for f in found if f.kind == "model-package-group"]:
-        for pkg in _pages(req, "sagemaker", "ListModelPackages", "ModelPackageSummaryList", ModelPackageGroupName=g.name):
+        for pkg in req.pages("sagemaker", "ListModelPackages", "ModelPackageSummaryList", ModelPackageGroupName=g.name):
             found.append(Found("model-package", pkg["ModelPackageArn"], detail=pkg.get("ModelApprovalStatus", ""), arn=pkg["ModelPackageArn"]))
-    for r in _pages(req, "sagemaker", "ListPipelines", "PipelineSummaries", PipelineNamePrefix=f"{p}-"):
+    for r in req.pages("sagemaker", "ListPipelines", "PipelineSummaries", PipelineNamePrefix=f"{p}-"):
         if _ours(req, "sagemaker", r["PipelineName"], r["PipelineArn"]): found.append(Found("pipeline", r["PipelineName"], arn=r["PipelineArn"]))
     return found
 
@@ -78,7 +69,7 @@ def _running_jobs(req:AWSRequests) -> list[Found]:
     p, found = req.settings.project, []
     for kind, op, key, name, arn in [("training-job", "ListTrainingJobs", "TrainingJobSummaries", "TrainingJobName", "TrainingJobArn"),
                                      ("processing-job", "ListProcessingJobs", "ProcessingJobSummaries", "ProcessingJobName", "ProcessingJobArn")]:
-        for j in _pages(req, "sagemaker", op, key, StatusEquals="InProgress"):
+        for j in req.pages("sagemaker", op, key, StatusEquals="InProgress"):
             try: tag = _tag_value(req, "sagemaker", j[arn])
             except AWSError as e:  # the stack's roles may read tags of the project's jobs only: another team's job is not ours
                 if "access denied" not in str(e): raise
@@ -92,14 +83,14 @@ def _other_aws(req:AWSRequests, # the requests (and settings)
               ) -> list[Found]:
     "The project's event rules, SNS topics, endpoint autoscaling targets and CloudWatch alarms."
     p, found = req.settings.project, []
-    for r in _pages(req, "events", "ListRules", "Rules", NamePrefix=f"{p}-"):
+    for r in req.pages("events", "ListRules", "Rules", NamePrefix=f"{p}-"):
         if _ours(req, "events", r["Name"], r["Arn"]): found.append(Found("event-rule", r["Name"], arn=r["Arn"]))
-    for t in _pages(req, "sns", "ListTopics", "Topics"):
+    for t in req.pages("sns", "ListTopics", "Topics"):
         name = t["TopicArn"].rsplit(":", 1)[-1]
         if _ours(req, "sns", name, t["TopicArn"]): found.append(Found("sns-topic", name, arn=t["TopicArn"]))
-    for t in _pages(req, "application-autoscaling", "DescribeScalableTargets", "ScalableTargets", ServiceNamespace="sagemaker"):
+    for t in req.pages("application-autoscaling", "DescribeScalableTargets", "ScalableTargets", ServiceNamespace="sagemaker"):
         if t["ResourceId"].split("/")[1] in endpoints: found.append(Found("scalable-target", t["ResourceId"], detail=t["ScalableDimension"]))
-    for a in _pages(req, "cloudwatch", "DescribeAlarms", "MetricAlarms", AlarmNamePrefix=f"{p}-"):
+    for a in req.pages("cloudwatch", "DescribeAlarms", "MetricAlarms", AlarmNamePrefix=f"{p}-"):
         if _ours(req, "cloudwatch", a["AlarmName"], a["AlarmArn"]): found.append(Found("alarm", a["AlarmName"], arn=a["AlarmArn"]))
     return found
 
@@ -108,7 +99,7 @@ def _monitoring_schedules(req:AWSRequests, # the requests (and settings)
                          ) -> list[Found]:
     "The project's model monitoring schedules (`<project>-drift-…`); a listing AWS refuses is a warning, not the end of the inventory."
     p = req.settings.project
-    try: items = _pages(req, "sagemaker", "ListMonitoringSchedules", "MonitoringScheduleSummaries", NameContains=f"{p}-")
+    try: items = list(req.pages("sagemaker", "ListMonitoringSchedules", "MonitoringScheduleSummaries", NameContains=f"{p}-"))
     except AWSError as e:
         why = str(e) if len(str(e)) <= 160 else str(e)[:160] + "…"
         warn(f"monitoring schedules not listed ({why}); check with `aws sagemaker list-monitoring-schedules --name-contains {p}-`")
@@ -121,7 +112,7 @@ def _s3_prefix(req:AWSRequests) -> list[Found]:
     try: bucket = sagemaker_bucket(req.settings)
     except AWSError: return []  # a local workspace and no sagemaker_bucket: nothing in S3
     prefix = f"{req.settings.project}/sagemaker/"
-    objs = _pages(req, "s3", "ListObjectsV2", "Contents", token="NextContinuationToken", Bucket=bucket, Prefix=prefix)
+    objs = list(req.pages("s3", "ListObjectsV2", "Contents", Bucket=bucket, Prefix=prefix))
     if not objs: return []
     return [Found("s3-prefix", f"s3://{bucket}/{prefix}", detail=f"{len(objs)} objects, {sum(o['Size'] for o in objs) / 1e6:.1f} MB")]
 
@@ -179,7 +170,7 @@ def _remove(req:AWSRequests, f:Found) -> str:
 def _delete_prefix(req:AWSRequests, uri:str) -> None:
     "Delete every object under an s3:// prefix, 1000 per request."
     bucket, prefix = uri[5:].split("/", 1)
-    keys = [o["Key"] for o in _pages(req, "s3", "ListObjectsV2", "Contents", token="NextContinuationToken", Bucket=bucket, Prefix=prefix)]
+    keys = [o["Key"] for o in req.pages("s3", "ListObjectsV2", "Contents", Bucket=bucket, Prefix=prefix)]
     for i in range(0, len(keys), 1000):
         r = req("s3", "DeleteObjects", Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[i:i + 1000]], "Quiet": True})
         if r.get("Errors"): raise AWSError(f"S3 kept {len(r['Errors'])} objects under {uri}: {r['Errors'][0].get('Message')}")

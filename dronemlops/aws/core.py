@@ -106,6 +106,22 @@ class AWSRequests:
         try: return fn(**params)
         except Exception as e: raise aws_error(e, service, operation, params) from None
 
+    def pages(self, service:str, # the boto3 service name
+              operation:str, # a paginated read, e.g. "ListEndpoints"
+              key:str, # the answer's list to yield, e.g. "Endpoints"
+              **params, # the request
+             ):
+        "Every item of `key` over all pages of a read; the page tokens' names come from botocore's paginator model."
+        import botocore.session, botocore.exceptions
+        try: cfg = botocore.session.get_session().get_paginator_model(service).get_paginator(operation)
+        except (botocore.exceptions.UnknownServiceError, ValueError): cfg = {}
+        sent, got = cfg.get("input_token", "NextToken"), cfg.get("output_token", "NextToken")  # S3: ContinuationToken / NextContinuationToken
+        while True:
+            r = self(service, operation, **params)
+            yield from r.get(key, [])
+            if not r.get(got): return
+            params[sent] = r[got]
+
 # %% ../../nbs/14_aws.ipynb #a0140024
 def _resource(params:dict) -> str:
     "The resource a request is about, for messages: its first *Name or *Arn field."

@@ -118,14 +118,11 @@ def find_package(version:str|int, # the MLflow version
     "The ARN of the model package mirroring `name` version `version` (found by its metadata), or None."
     req = requests or AWSRequests(settings)
     want = {MLFLOW_MODEL: name, MLFLOW_VERSION: str(version), **({MLFLOW_RUN: run_id} if run_id else {})}
-    page = {"ModelPackageGroupName": package_group(req.settings, name), "SortBy": "CreationTime", "SortOrder": "Descending"}
-    while True:
-        found = req("sagemaker", "ListModelPackages", **page)
-        for p in found.get("ModelPackageSummaryList", []):
-            meta = req("sagemaker", "DescribeModelPackage", ModelPackageName=p["ModelPackageArn"]).get("CustomerMetadataProperties", {})
-            if all(meta.get(k) == v for k, v in want.items()): return p["ModelPackageArn"]
-        if not found.get("NextToken"): return None
-        page["NextToken"] = found["NextToken"]
+    for p in req.pages("sagemaker", "ListModelPackages", "ModelPackageSummaryList", ModelPackageGroupName=package_group(req.settings, name),
+                       SortBy="CreationTime", SortOrder="Descending"):
+        meta = req("sagemaker", "DescribeModelPackage", ModelPackageName=p["ModelPackageArn"]).get("CustomerMetadataProperties", {})
+        if all(meta.get(k) == v for k, v in want.items()): return p["ModelPackageArn"]
+    return None
 
 # %% ../../nbs/17_deploy.ipynb #d17a0025
 def _ensure_group(req:AWSRequests, group:str, name:str) -> None:

@@ -10,6 +10,7 @@ import json, os, re, shutil, time, uuid
 from pathlib import Path
 from typing import Any, Mapping
 from ..config import Settings, load_settings
+from ..storage import atomic_write
 from .core import (AWSError, AWSRequests, SDK_MISSING, check_request, execution_role, project_tags, resource_name,
                                  sagemaker_uri, sdk_session)
 
@@ -201,9 +202,7 @@ def mirror(src:str|Path, # a folder
         d = dest/f.relative_to(src)
         st = f.stat()
         if d.is_file() and d.stat().st_size == st.st_size and d.stat().st_mtime_ns == st.st_mtime_ns: continue
-        d.parent.mkdir(parents=True, exist_ok=True)
-        tmp = d.with_name(f".{d.name}.partial")
-        shutil.copy2(f, tmp); os.replace(tmp, d)
+        atomic_write(d, lambda tmp: shutil.copy2(f, tmp))
         done.append(str(f.relative_to(src)))
     return done
 
@@ -214,7 +213,7 @@ def _checkpointer(ckpt:Path, dataset:str) -> dict:
         mirror(run_dir, ckpt/"run")
         state = {"run_dir": str(run_dir), "run_name": run_dir.name, "dataset": dataset, "epoch": trainer.epoch + 1, "epochs": trainer.epochs,
                  "finished": finished}
-        (ckpt/f".{CHECKPOINT_STATE}.partial").write_text(json.dumps(state)); os.replace(ckpt/f".{CHECKPOINT_STATE}.partial", ckpt/CHECKPOINT_STATE)
+        atomic_write(ckpt/CHECKPOINT_STATE, lambda tmp: tmp.write_text(json.dumps(state)))
     return {"on_model_save": save, "on_train_end": lambda trainer: save(trainer, finished=True)}
 
 # %% ../../nbs/15_sm_train.ipynb #sm150046
