@@ -30,8 +30,8 @@ install_all() {
   # The bundled real aerial sample is the deepforest wheel's data/ folder. --no-deps: we read its
   # files and never import it (it would pull in a second deep learning stack).
   pip_ "$1" install --no-deps "deepforest==2.1.0"
-  "$1/bin/python" -c "import fastcore, nbdev, boto3, yaml, tqdm, matplotlib, papermill, ipykernel, importlib.metadata as m; m.distribution('deepforest')"
-  [ "$extras" != dev ] || "$1/bin/python" -c "import pytest, moto.server"
+  "$1/bin/python" -c "import fastcore, nbdev, boto3, yaml, tqdm, matplotlib, papermill, ipykernel, voila, jupyter_bbox_widget, importlib.metadata as m; m.distribution('deepforest')"
+  [ "$extras" != dev ] || "$1/bin/python" -c "import pytest, moto.server, playwright.sync_api"
 }
 # Install dronemlops editable from this checkout into $1 unless it already imports from here (no resolution: seconds).
 # -I: the check must not find ./dronemlops through the current folder, only through the environment.
@@ -43,6 +43,16 @@ sys.exit(spec is None or pathlib.Path(spec.origin).resolve().parents[1] != pathl
 PY
   pip_ "$1" install --no-deps --no-build-isolation -e .
 }
+
+# The dashboard tests drive Debian's Chromium through Playwright (no browser download: the registries are all we reach).
+if [ "$extras" = dev ] && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "bootstrap: installing Debian's chromium for the dashboard tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "bootstrap: /usr/bin/chromium is missing: install Debian's chromium (apt-get install chromium) for the dashboard tests" >&2; exit 1
+  fi
+fi
 
 if [ -d .venv ] && [ ! -L .venv ] && [ ! -f .venv/.bootstrap ]; then
   # Made by hand: install into it as it is.
