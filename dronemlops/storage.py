@@ -16,9 +16,10 @@ from . import __version__
 from .config import Settings, DroneMLOpsError, load_settings, os_problem
 
 # %% auto #0
-__all__ = ['PARTIAL', 'MARKER', 'S3_CONNECT_TIMEOUT', 'S3_RETRIES', 'StorageError', 'NotFoundError', 'PublishError', 'clean_key',
-           'check_name', 'os_errors', 'atomic_write', 'sha256_file', 'tree_files', 'build_manifest', 'Storage',
-           'LocalStorage', 'S3Storage', 'aws_session', 'open_storage', 'open_uri', 'fetch_version']
+__all__ = ['PARTIAL', 'MARKER', 'S3_CONNECT_TIMEOUT', 'S3_RETRIES', 'LOCK', 'StorageError', 'NotFoundError', 'PublishError',
+           'clean_key', 'check_name', 'os_errors', 'atomic_write', 'sha256_file', 'tree_files', 'build_manifest',
+           'Storage', 'LocalStorage', 'S3Storage', 'aws_session', 'open_storage', 'open_uri', 'fetch_version',
+           'ConditionError']
 
 # %% ../nbs/01_storage.ipynb #3a06e309
 class StorageError(DroneMLOpsError):
@@ -79,7 +80,7 @@ def _os_errors(method:Callable) -> Callable:
 
 def _join(*keys:str) -> str: return "/".join(k.strip("/") for k in keys if k and k.strip("/"))
 
-def _hidden(key:str) -> bool: return any(p.startswith(".") and PARTIAL in p for p in key.split("/"))
+def _hidden(key:str) -> bool: return any(p.startswith(".") and (PARTIAL in p or p.endswith(LOCK)) for p in key.split("/"))
 
 # %% ../nbs/01_storage.ipynb #44b7ba4f
 PARTIAL = ".partial-"  # marks an in-progress local publish or write
@@ -617,3 +618,81 @@ def fetch_version(store:Storage, # where the version is published
     finally:
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
     return cache
+
+# %% ../nbs/01_storage.ipynb #h14s0002
+LOCK = ".lock"  # suffix of the hidden lock file beside a file written with `write_if`
+
+class ConditionError(StorageError):
+    "A conditional write was refused: the file was changed, created or deleted by someone else since it was read."
+
+def _changed(uri:str, tag:str|None, exists:bool) -> ConditionError:
+    "The ConditionError for `uri`, saying what happened to it since it was read."
+    if tag is None: what = "was created by another writer since it was found missing"
+    elif not exists: what = "was deleted by another writer since it was read"
+    else: what = "was changed by another writer since it was read"
+    return ConditionError(f"{uri} {what}: read it again and redo the change.")
+
+@patch
+def read_versioned(self:Storage,
+                   key:str, # a file key
+                  ) -> tuple[bytes, str]:
+    "The content of file `key` and its version tag, for a later `write_if`; NotFoundError when missing."
+    raise NotImplementedError
+
+@patch
+def write_if(self:Storage,
+             key:str, # a file key; folders are created
+             data:bytes, # the new content
+             tag:str|None, # the tag `read_versioned` gave; None: write only if the file does not exist
+            ) -> str:
+    "Write `key` atomically only if it still has version `tag` (or still does not exist); returns the new tag, or raises ConditionError."
+    raise NotImplementedError
+
+# %% ../nbs/01_storage.ipynb #h14s0003
+def _local_tag(data:bytes) -> str: return hashlib.sha256(data).hexdigest()
+
+@contextlib.contextmanager
+def _flock(path:Path):
+    "An exclusive OS lock on `path` (created when missing) for the duration of the block."
+    import fcntl
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try: yield
+        finally: fcntl.flock(f, fcntl.LOCK_UN)
+
+@patch
+@_os_errors
+def read_versioned(self:LocalStorage, key:str) -> tuple[bytes, str]:
+    data = self.read_bytes(key)
+    return data, _local_tag(data)
+
+@patch
+@_os_errors
+def write_if(self:LocalStorage, key:str, data:bytes, tag:str|None) -> str:
+    p = self.path(key); p.parent.mkdir(parents=True, exist_ok=True)
+    with _flock(p.parent/f".{p.name}{LOCK}"):
+        now = _local_tag(p.read_bytes()) if p.is_file() else None
+        if now != tag: raise _changed(self.uri(key), tag, now is not None)
+        atomic_write(p, lambda t: t.write_bytes(data))
+    return _local_tag(data)
+
+# %% ../nbs/01_storage.ipynb #h14s0007
+_CONDITION_CODES = ("PreconditionFailed", "ConditionalRequestConflict")  # S3's answers when a conditional put loses
+
+@patch
+def read_versioned(self:S3Storage, key:str) -> tuple[bytes, str]:
+    def get():
+        r = self.client.get_object(Bucket=self.bucket, Key=self._k(key))
+        return r["Body"].read(), r["ETag"]
+    return self._call(key, get)
+
+@patch
+def write_if(self:S3Storage, key:str, data:bytes, tag:str|None) -> str:
+    cond = {"IfMatch": tag} if tag is not None else {"IfNoneMatch": "*"}
+    try: return self.client.put_object(Bucket=self.bucket, Key=self._k(key), Body=data, **cond)["ETag"]
+    except self._exc.ClientError as e:
+        code = e.response.get("Error", {}).get("Code", "")
+        if code in _CONDITION_CODES: raise _changed(self.uri(key), tag, True) from None
+        if tag is not None and code in ("NoSuchKey", "404"): raise _changed(self.uri(key), tag, False) from None
+        raise self._err(e, key) from None
+    except self._errors as e: raise self._err(e, key) from None

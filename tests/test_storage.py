@@ -1,8 +1,8 @@
 "Storage: the same test code against a local folder and a real S3 API (moto server on 127.0.0.1)."
 import os, sys, signal, subprocess, textwrap, pytest
 from dronemlops.config import load_settings
-from dronemlops.storage import (StorageError, NotFoundError, PublishError, LocalStorage, S3Storage, MARKER, open_storage,
-                                fetch_version, sha256_file, tree_files)
+from dronemlops.storage import (StorageError, NotFoundError, PublishError, ConditionError, LocalStorage, S3Storage, MARKER,
+                                open_storage, fetch_version, sha256_file, tree_files)
 
 def test_bytes_text_json(store):
     store.write_bytes("a/b.bin", b"\x00\x01")
@@ -151,3 +151,79 @@ def test_s3_without_credentials_is_a_clear_error(monkeypatch, tmp_path):
 def test_s3_missing_bucket_is_named(s3_settings):
     st = S3Storage("s3://no-such-bucket-here/ws", s3_settings)
     with pytest.raises(StorageError, match="Bucket 'no-such-bucket-here'.*does not exist"): st.write_bytes("a.txt", b"x")
+
+# --- conditional writes: read_versioned + write_if, on both backends ---
+import json, threading, time
+from concurrent.futures import ThreadPoolExecutor
+
+def test_conditional_write_refuses_stale_tags(store):
+    t0 = store.write_if("rec/a.json", b'{"n": 0}', None)
+    data, tag = store.read_versioned("rec/a.json")
+    assert (data, tag) == (b'{"n": 0}', t0)
+    t1 = store.write_if("rec/a.json", b'{"n": 1}', tag)
+    assert t1 != t0 and store.read_versioned("rec/a.json") == (b'{"n": 1}', t1)
+    with pytest.raises(ConditionError, match=r"rec/a.json was changed by another writer since it was read: read it again"):
+        store.write_if("rec/a.json", b'{"n": 99}', t0)
+    with pytest.raises(ConditionError, match="was created by another writer since it was found missing"): store.write_if("rec/a.json", b"{}", None)
+    store.write_bytes("rec/a.json", b'{"n": 5}')  # a plain write is not checked, but it changes the tag
+    with pytest.raises(ConditionError, match="was changed"): store.write_if("rec/a.json", b'{"n": 2}', t1)
+    store.delete("rec/a.json")
+    with pytest.raises(ConditionError, match="was deleted by another writer"): store.write_if("rec/a.json", b"{}", t1)
+    with pytest.raises(NotFoundError, match="rec/a.json does not exist"): store.read_versioned("rec/a.json")
+    with pytest.raises(StorageError, match="outside the workspace"): store.write_if("../a.json", b"{}", None)
+
+def test_lock_files_stay_hidden(store, tmp_path):
+    store.write_if("rec/b.json", b"{}", None)
+    assert store.ls("rec") == ["rec/b.json"] and store.ls("", recursive=True) == ["rec/b.json"]
+    if isinstance(store, LocalStorage):
+        assert (tmp_path/"ws"/"rec"/".b.json.lock").is_file()
+        assert list(tree_files(tmp_path/"ws")) == ["rec/b.json"]  # never published with a folder
+        assert store.delete("rec") == ["rec/.b.json.lock", "rec/b.json"] and not (tmp_path/"ws"/"rec").exists()
+
+def _increment(store, key, who, barrier=None):
+    "Append `who` to the JSON list in `key`, re-reading after every refusal; returns the refusals it met."
+    refused = 0
+    while True:
+        data, tag = store.read_versioned(key)
+        if barrier: barrier.wait(); barrier = None  # every writer has read the same version before anyone writes
+        try: store.write_if(key, json.dumps(json.loads(data) + [who]).encode(), tag); return refused
+        except ConditionError: refused += 1
+
+def test_concurrent_conditional_writers_lose_nothing(store):
+    store.write_if("rec/c.json", b"[]", None)
+    n = 8
+    barrier = threading.Barrier(n)
+    with ThreadPoolExecutor(n) as ex:  # round 1: all read version 0, then all write: exactly one wins
+        refused = list(ex.map(lambda i: _increment(store, "rec/c.json", f"w{i}", barrier), range(n)))
+    assert sum(r > 0 for r in refused) == n - 1 and sum(r == 0 for r in refused) == 1
+    with ThreadPoolExecutor(n) as ex:  # round 2: free-running writers, three increments each
+        list(ex.map(lambda i: [_increment(store, "rec/c.json", f"v{i}-{j}") for j in range(3)], range(n)))
+    got = json.loads(store.read_bytes("rec/c.json"))
+    assert sorted(got) == sorted([f"w{i}" for i in range(n)] + [f"v{i}-{j}" for i in range(n) for j in range(3)])  # no lost write
+
+LOCK_HOLDER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from dronemlops.storage import _flock
+    with _flock(Path(sys.argv[1])):
+        print("locked", flush=True); time.sleep(60)
+""")
+
+def test_killed_lock_holder_blocks_nobody(tmp_path):
+    st = LocalStorage(tmp_path/"ws")
+    tag = st.write_if("rec/d.json", b"1", None)
+    proc = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(tmp_path/"ws"/"rec"/".d.json.lock")], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    done = []
+    writer = threading.Thread(target=lambda: done.append(st.write_if("rec/d.json", b"2", tag))); writer.start()
+    time.sleep(0.5)
+    assert done == [] and st.read_bytes("rec/d.json") == b"1"  # waits for the lock holder
+    proc.send_signal(signal.SIGKILL); proc.wait()
+    writer.join(10)
+    assert len(done) == 1 and st.read_bytes("rec/d.json") == b"2"  # the kernel released the dead process's lock
+
+def test_conditional_write_to_missing_bucket_is_named(s3_settings):
+    st = S3Storage("s3://no-such-bucket-here/ws", s3_settings)
+    with pytest.raises(StorageError, match="Bucket 'no-such-bucket-here'.*does not exist") as e: st.write_if("a.json", b"{}", None)
+    assert not isinstance(e.value, ConditionError)
+    with pytest.raises(StorageError, match="Bucket 'no-such-bucket-here'.*does not exist"): st.read_versioned("a.json")
