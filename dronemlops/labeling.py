@@ -6,14 +6,14 @@ Docs: https://dronemlops.github.io/dronemlops/labeling.html.md"""
 
 # %% ../nbs/20_labeling.ipynb #lab00004
 from __future__ import annotations
-import contextlib, copy, datetime as dt, hashlib, io, json, os, tempfile
+import copy, datetime as dt, io, json, os, tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 import numpy as np
 from PIL import Image, ImageOps
 from .config import Settings, DroneMLOpsError, load_settings
 from .annotations import Annotations
-from .storage import Storage, LocalStorage, open_storage, check_name, NotFoundError
+from .storage import Storage, LocalStorage, open_storage, check_name, NotFoundError, ConditionError
 from .images import IMAGE_SUFFIXES, inspect_image, pil_open
 
 # %% auto #0
@@ -257,18 +257,6 @@ def load_record(project:LabelProject, # the project
     return new_record(image, f["width"] or 0, f["height"] or 0, f["error"])
 
 # %% ../nbs/20_labeling.ipynb #lab00029
-@contextlib.contextmanager
-def _record_lock(project:LabelProject, image:str):
-    "An exclusive OS lock on a local record while it is checked and replaced (a no-op on S3)."
-    if not isinstance(project.store, LocalStorage): yield; return
-    import fcntl
-    p = project.store.path(f"{project.prefix}/locks/{hashlib.sha1(image.encode()).hexdigest()}.lock")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    with open(p, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try: yield
-        finally: fcntl.flock(f, fcntl.LOCK_UN)
-
 def _check_boxes(project:LabelProject, rec:dict) -> None:
     bad = sorted({b["class"] for b in rec["boxes"]} - set(project.classes))
     if bad: raise LabelingError(f"{rec['image']}: classes {bad} are not in the project's classes {project.classes}.")
@@ -284,15 +272,17 @@ def save_record(project:LabelProject, # the project
     if status is not None: out["status"] = status
     _check_boxes(project, out)
     key = project.record_key(rec["image"])
-    with _record_lock(project, rec["image"]):
-        try: stored = project.store.read_json(key)["revision"]
-        except NotFoundError: stored = 0
-        if stored != rec["revision"]:
-            raise ConflictError(f"{rec['image']} was saved by someone else (revision {stored}) since you loaded revision "
-                                f"{rec['revision']}: reload it and redo your change.")
-        out.update(revision=stored + 1, updated_by=who, updated_at=_now())
-        if who not in out["labelers"] and who not in MACHINE_WRITERS: out["labelers"] = [*out["labelers"], who]
-        project.store.write_text(key, json.dumps(out, indent=1))
+    try: data, tag = project.store.read_versioned(key); stored = json.loads(data)["revision"]
+    except NotFoundError: tag, stored = None, 0
+    if stored != rec["revision"]:
+        raise ConflictError(f"{rec['image']} was saved by someone else (revision {stored}) since you loaded revision "
+                            f"{rec['revision']}: reload it and redo your change.")
+    out.update(revision=stored + 1, updated_by=who, updated_at=_now())
+    if who not in out["labelers"] and who not in MACHINE_WRITERS: out["labelers"] = [*out["labelers"], who]
+    try: project.store.write_if(key, json.dumps(out, indent=1).encode("utf-8"), tag)
+    except ConditionError:
+        raise ConflictError(f"{rec['image']} was saved by someone else while you saved revision {stored + 1}: "
+                            "reload it and redo your change.") from None
     return out
 
 # %% ../nbs/20_labeling.ipynb #lab00033

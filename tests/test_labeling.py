@@ -150,6 +150,58 @@ def test_project_on_s3(s3_settings, frames, tmp_path):
     info = export_dataset(p2, "s3_labels_20261128_1300", val_fraction=0.5, seed=0)
     assert info["classes"] == ["Tree"] and ws.is_published("datasets/s3_labels_20261128_1300")
 
+def _s3_project(s3_settings, frames, store_cls=S3Storage, **kw):
+    bucket = f"lab-{uuid.uuid4().hex[:10]}"
+    ws = store_cls(f"s3://{bucket}/ws", s3_settings, **kw); ws.client.create_bucket(Bucket=bucket)
+    ws.put_file(frames["OSBS_029.png"], "incoming/OSBS_029.png")
+    return create_project("race", f"s3://{bucket}/ws/incoming", ["Tree"], store=ws, settings=s3_settings)
+
+def test_concurrent_savers_on_s3_lose_nothing(s3_settings, frames):
+    "Several writers on one S3 record, each retrying after a ConflictError: every box arrives, one revision per save."
+    from concurrent.futures import ThreadPoolExecutor
+    p = _s3_project(s3_settings, frames)
+    conflicts = []
+    def writer(i):
+        for attempt in range(100):
+            r = load_record(p, "OSBS_029.png")
+            try: save_record(p, draw_box(r, [i * 30, 5, i * 30 + 20, 30], "Tree", f"w{i}"), f"w{i}"); return attempt
+            except ConflictError as e: conflicts.append(str(e))
+        return -1
+    with ThreadPoolExecutor(8) as ex: attempts = list(ex.map(writer, range(8)))
+    rec = load_record(p, "OSBS_029.png")
+    assert -1 not in attempts and rec["revision"] == 8
+    assert sorted(b["by"] for b in rec["boxes"]) == sorted(f"w{i}" for i in range(8))  # no lost write
+    assert len(conflicts) == sum(attempts) and all(c.startswith("OSBS_029.png was saved by someone else") for c in conflicts)
+
+class _ReadThenWait(S3Storage):
+    "An S3 workspace whose reads wait at a barrier: every saver passes the revision check before any of them writes."
+    def __init__(self, root, settings, barrier): super().__init__(root, settings); self.barrier = barrier
+    def read_versioned(self, key):
+        out = super().read_versioned(key)
+        self.barrier.wait(10)
+        return out
+
+def test_s3_saves_that_all_pass_the_revision_check_still_conflict(s3_settings, frames):
+    "The gap between the revision check and the put is closed by S3's If-Match / If-None-Match: exactly one of n saves lands."
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    p = _s3_project(s3_settings, frames)
+    for existing in (False, True):  # the image's first record (If-None-Match: *), then a later revision (If-Match: ETag)
+        base = load_record(p, "OSBS_029.png")
+        p.store = _ReadThenWait(p.store.root, s3_settings, threading.Barrier(6))
+        def save(i):
+            try: return save_record(p, draw_box(base, [i * 30, 5, i * 30 + 20, 30], "Tree", f"s{i}"), f"s{i}")["updated_by"]
+            except ConflictError as e: return str(e)
+        with ThreadPoolExecutor(6) as ex: out = list(ex.map(save, range(6)))
+        won = [o for o in out if o.startswith("s")]
+        assert len(won) == 1, out
+        assert all(o == f"OSBS_029.png was saved by someone else while you saved revision {base['revision'] + 1}: reload it and redo your change."
+                   for o in out if o not in won)
+        p.store = S3Storage(p.store.root, s3_settings)
+        rec = load_record(p, "OSBS_029.png")
+        assert rec["revision"] == base["revision"] + 1 and [b["by"] for b in rec["boxes"]][-1] == won[0]
+        assert len(rec["boxes"]) == len(base["boxes"]) + 1
+
 # --- Ground Truth requests (moto has no labeling jobs: every request is checked against botocore's model) ---
 from dronemlops.aws.core import AWSError
 from dronemlops.aws.ground_truth import (GT_LAMBDA_ACCOUNTS, GT_PRICES, TASK_KINDS, labeling_job_request, workteam_arn, _usd,
