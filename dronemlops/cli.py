@@ -386,6 +386,7 @@ VERBS.update({
     "deploy": "dronemlops.aws.deploy:deploy_cmd",
     "aws": "dronemlops.aws.stack:aws_cmd",  # bootstrap: the bucket and IAM roles (CloudFormation)
     "labeling": "dronemlops.labeling:labeling_cmd",
+    "label": "dronemlops.labeler:label_cmd",  # the labeling dashboard (Voila on 127.0.0.1; prints its URL)
     "groundtruth": "dronemlops.aws.ground_truth:groundtruth_cmd",
     "monitor": "dronemlops.monitor:monitor_cmd",
     "events": "dronemlops.aws.events:events_cmd",  # EventBridge rules for SageMaker's events; handle one (approval -> deploy)
