@@ -9,6 +9,7 @@ from __future__ import annotations
 import os, json, hashlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from typing import Iterator
 import numpy as np
 from collections import Counter, defaultdict
@@ -18,7 +19,7 @@ import yaml
 from .config import Settings, DroneMLOpsError, load_settings
 from .storage import Storage, open_storage, open_uri, fetch_version, sha256_file, atomic_write, MARKER
 from .annotations import parse_yolo_line
-from .images import inspect_image, IMAGE_SUFFIXES
+from .images import inspect_image, IMAGE_SUFFIXES, SUPPORTED_FORMATS, MAX_PIXELS, MIN_SIDE
 from .dataset import DatasetError, DATASETS_PREFIX, SPLITS
 
 # %% auto #0
@@ -265,6 +266,46 @@ def _pair_files(root:Path, splits:list[str], rep:ValidationReport) -> tuple[dict
     for k in sorted(set(imgs) - set(lbls)): rep.error(imgs[k], "has no label file", "add an empty .txt for a background image")
     return imgs, lbls
 
+# %% ../nbs/06_validate.ipynb #h11hdr02
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # JPEG start-of-frame markers (not DHT, JPG, DAC)
+
+def _png_size(data:bytes, # a file's bytes
+             ) -> tuple[int, int]|None:
+    "(width, height) of an 8-bit PNG with no EXIF chunk before its pixels (Pillow reads no further); None for anything else."
+    if len(data) < 41 or data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR" or data[24] != 8 or data[25] not in (0, 2, 3, 4, 6): return None
+    i = 33  # the chunk after IHDR
+    while i + 8 <= len(data):
+        t = data[i+4:i+8]
+        if t == b"IDAT": return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        if t == b"eXIf": return None
+        i += int.from_bytes(data[i:i+4], "big") + 12
+    return None
+
+def _jpeg_size(data:bytes, # a file's bytes
+              ) -> tuple[int, int]|None:
+    "(width, height) of an 8-bit, 1- or 3-channel JPEG without APP1 (EXIF, XMP) or an MPO index, from its segments up to the scan; None for anything else."
+    if data[:3] != b"\xff\xd8\xff": return None
+    i, size = 2, None
+    while i + 10 <= len(data) and data[i] == 0xFF:
+        m = data[i+1]
+        if m == 0xDA: return size  # start of scan: Pillow reads no further
+        if m == 0xE1 or not 0xC0 <= m <= 0xFE or 0xD0 <= m <= 0xD9: return None  # EXIF/XMP, fill bytes, markers without a length
+        if m == 0xE2 and data[i+4:i+8] == b"MPF\0": return None
+        if m in _SOF:
+            if size or data[i+4] != 8 or data[i+9] not in (1, 3): return None
+            size = (data[i+7] << 8 | data[i+8], data[i+5] << 8 | data[i+6])
+        i += 2 + (data[i+2] << 8 | data[i+3])
+    return None
+
+def _proven_facts(data:bytes, # an image's bytes, proven by their checksum to decode
+                  rel:str, # its path in the dataset
+                 ) -> dict|None:
+    "`inspect_image`'s facts for a PNG or JPEG that passes every image check, from its header alone; None: ask `inspect_image`."
+    fmt, size = ("PNG", _png_size(data)) if data[:1] == b"\x89" else ("JPEG", _jpeg_size(data))
+    if size is None or min(size) < MIN_SIDE or size[0] * size[1] > MAX_PIXELS: return None
+    if _suffix(rel.rsplit("/", 1)[-1]).lower() not in SUPPORTED_FORMATS[fmt]: return None
+    return {"error": None, "extension_mismatch": None, "width": size[0], "height": size[1]}
+
 # %% ../nbs/06_validate.ipynb #7be39e94
 @dataclass
 class _Scan:
@@ -316,19 +357,21 @@ def _read_file(job:tuple, fd:int|None=None) -> tuple:
     if kind == "label":
         try: return (kind, rel, sha, data.decode("utf-8-sig"))
         except UnicodeDecodeError: return (kind, rel, sha, ("is not UTF-8 text", "write labels as plain text"))
+    if sha == proven and decode != "always" and (f := _proven_facts(data, rel)): return (kind, rel, sha, f)
     f = inspect_image(path, decode=decode == "always" or (bool(decode) and sha != proven), data=data)  # Pillow decodes without the GIL
     return (kind, rel, sha, {k: f.get(k) for k in ("error", "extension_mismatch", "width", "height")})
 
-def _read_chunk(jobs:list, nc:int) -> tuple[list, Counter]:
-    """Read a run of files in one thread (`_open_ahead`, then `_read_file` each), then check its label texts at once
-    (`_label_batch`): each file's (kind, rel, sha, result), where a label's result is its box count, or its text when it
-    needs the line check, or (problem, fix); and the accepted labels' boxes per (split, class)."""
-    fds, res = _open_ahead(jobs), []
+def _read_chunk(jobs:list, # (kind, path, rel, proven sha, decode) per file
+                nc:int, # the number of classes
+                fds:list, # the files as `_open_ahead` opened them
+               ) -> tuple[list, Counter]:
+    """Read a run of files in one thread (`_read_file` each), then check its label texts at once (`_label_batch`): each
+    file's (kind, rel, sha, result), where a label's result is its box count, or its text when it needs the line check,
+    or (problem, fix); and the accepted labels' boxes per (split, class)."""
+    res = []
     try:
         for i, j in enumerate(jobs): fd, fds[i] = fds[i], None; res.append(_read_file(j, fd))
-    finally:
-        for fd in fds:
-            if fd is not None: os.close(fd)  # only after an unexpected error
+    finally: _close(fds)  # only after an unexpected error
     at = [i for i, r in enumerate(res) if r[0] == "label" and isinstance(r[3], str)]
     if not at: return res, Counter()
     rows, cls, owner = _label_batch([res[i][3] for i in at], nc)
@@ -338,16 +381,35 @@ def _read_chunk(jobs:list, nc:int) -> tuple[list, Counter]:
     key, n = np.unique(split[owner] * 2**31 + cls, return_counts=True)
     return res, Counter({(SPLITS[k >> 31], k & (2**31 - 1)): v for k, v in zip(key.tolist(), n.tolist())})
 
-def _read_chunks(jobs:list, nc:int, threads:int, chunk:int=32, ahead:int=64) -> Iterator[tuple[list, Counter]]:
-    "`_read_chunk` over runs of `chunk` jobs, in order, in `threads` threads, at most `ahead` runs in flight: memory stays flat however many files."
+def _close(fds:list) -> None:
+    for fd in fds:
+        if fd is not None: os.close(fd)
+
+def _read_chunks(jobs:list, # every file's job, in order
+                 nc:int, # the number of classes
+                 threads:int, # reader threads (1: read in this thread)
+                 chunk:int=32, # files per run
+                 ahead:int=2, # runs opened and read ahead beyond those being read
+                ) -> Iterator[tuple[list, Counter]]:
+    """`_read_chunk` over runs of `chunk` jobs, in order. This thread opens each run and asks the disk for it
+    (`_open_ahead`) `ahead` runs before a reader gets to it, so the disk always has the next files queued; at most
+    `threads + ahead` runs are open at once (file handles and memory stay flat however many files)."""
     parts = (jobs[i:i + chunk] for i in range(0, len(jobs), chunk))
-    if threads <= 1 or len(jobs) <= chunk: yield from (_read_chunk(p, nc) for p in parts); return
-    with ThreadPoolExecutor(threads) as ex:
-        todo = deque()
-        for p in parts:
-            todo.append(ex.submit(_read_chunk, p, nc))
-            if len(todo) >= ahead: yield todo.popleft().result()
-        while todo: yield todo.popleft().result()
+    todo = deque()
+    with ThreadPoolExecutor(threads) if threads > 1 else nullcontext() as ex:
+        try:
+            for p in parts:
+                fds = _open_ahead(p)
+                todo.append(ex.submit(_read_chunk, p, nc, fds) if ex else (p, fds))
+                if len(todo) > ahead + (threads if ex else 0): yield _done(todo.popleft(), nc)
+            while todo: yield _done(todo.popleft(), nc)
+        finally:
+            for t in todo:
+                if isinstance(t, tuple): _close(t[1])  # opened, never read (the caller stopped early)
+
+def _done(t, nc:int) -> tuple[list, Counter]:
+    "A run's results: from its reader thread, or read here."
+    return _read_chunk(t[0], nc, t[1]) if isinstance(t, tuple) else t.result()
 
 def _scan_files(root:Path, imgs:dict, lbls:dict, info:dict, nc:int, decode, workers:int|None, rep:ValidationReport) -> _Scan:
     "Read every label and image once, in threads, recording each file's findings in order."
@@ -355,7 +417,8 @@ def _scan_files(root:Path, imgs:dict, lbls:dict, info:dict, nc:int, decode, work
     jobs = [("label", os.path.join(root, rel), rel, None, decode) for _, rel in sorted(lbls.items())]
     jobs += [("image", os.path.join(root, rel), rel, proven.get(rel), decode) for _, rel in sorted(imgs.items())]
     sc = _Scan()
-    for res, boxes in _read_chunks(jobs, nc, workers or min(16, 2 * (os.cpu_count() or 1))):  # the disk reads ahead for each thread
+    threads = workers or (min(16, os.cpu_count() or 1) if len(jobs) > 64 else 1)  # a pool pays for itself from a few runs of files
+    for res, boxes in _read_chunks(jobs, nc, threads):
         for (s, c), n in boxes.items(): sc.per_class[s][c] += n
         for kind, rel, sha, r in res:
             sc.hashes[rel], split = sha, rel.split("/", 1)[0]
@@ -429,7 +492,7 @@ def validate_local(root:str|Path, # a dataset folder
                    min_train_images:int|None=None, # the least train images accepted (default: setting, 100)
                    min_val_images:int|None=None, # the least val images accepted (default: setting, 50)
                    settings:Settings|None=None, # default `load_settings()`
-                   workers:int|None=None, # threads reading files (default 2 per core, at most 16)
+                   workers:int|None=None, # threads reading files (default one per core, at most 16; this thread alone for 64 files or fewer)
                    decode:bool|str=True, # decode images whose checksum does not prove they decode; "always": every image; False: headers only
                   ) -> ValidationReport:
     "Validate a dataset folder on local disk, in named steps; never modifies it."
@@ -488,7 +551,7 @@ def validate_dataset(path_or_uri:str|Path, # a dataset folder, a version name, o
                      min_val_images:int|None=None, # the least val images accepted (default: setting, 50)
                      settings:Settings|None=None, # default `load_settings()`
                      store:Storage|None=None, # the workspace storage; default from settings
-                     workers:int|None=None, # threads reading files (default 2 per core, at most 16)
+                     workers:int|None=None, # threads reading files (default one per core, at most 16; this thread alone for 64 files or fewer)
                      decode:bool=True, # decode images whose checksum does not prove they decode
                     ) -> ValidationReport:
     "Validate a YOLO dataset; errors and warnings name the file, line and fix."
