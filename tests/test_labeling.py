@@ -177,9 +177,8 @@ class _ReadThenWait(S3Storage):
     "An S3 workspace whose reads wait at a barrier: every saver passes the revision check before any of them writes."
     def __init__(self, root, settings, barrier): super().__init__(root, settings); self.barrier = barrier
     def read_versioned(self, key):
-        out = super().read_versioned(key)
-        self.barrier.wait(10)
-        return out
+        try: return super().read_versioned(key)  # found, or NotFoundError for the image's first record
+        finally: self.barrier.wait(30)
 
 def test_s3_saves_that_all_pass_the_revision_check_still_conflict(s3_settings, frames):
     "The gap between the revision check and the put is closed by S3's If-Match / If-None-Match: exactly one of n saves lands."
@@ -218,7 +217,9 @@ def test_every_published_region_makes_a_valid_request(region, gt_settings):
             req = labeling_job_request("survey-label-x", "s3://b/in.manifest", "s3://b/out", "s3://b/cats.json", "s3://b/t.html",
                                        workteam_arn(wf, region, team), region, kind, price_per_task=0.036 if wf == "public" else None,
                                        settings=gt_settings)
-            assert req["HumanTaskConfig"]["PreHumanTaskLambdaArn"].endswith(f"{GT_LAMBDA_ACCOUNTS[region]}:function:PRE-{TASK_KINDS[kind]}")
+            assert req["HumanTaskConfig"]["PreHumanTaskLambdaArn"] == f"arn:aws:lambda:{region}:{GT_LAMBDA_ACCOUNTS[region]}:function:PRE-{TASK_KINDS[kind]}"
+            assert req["HumanTaskConfig"]["AnnotationConsolidationConfig"]["AnnotationConsolidationLambdaArn"] == \
+                f"arn:aws:lambda:{region}:{GT_LAMBDA_ACCOUNTS[region]}:function:ACS-{TASK_KINDS[kind]}"
             assert ("PublicWorkforceTaskPrice" in req["HumanTaskConfig"]) == (wf == "public")
 
 def test_public_prices_convert_exactly():
@@ -246,3 +247,141 @@ def test_budget_cap_refuses_before_sending(gt_settings):
     with pytest.raises(BudgetError, match="over the budget of USD 5000.00"): submit_labeling_job(req, est, 5000, sent)
     assert sent.sent == []
     assert submit_labeling_job(req, est, 7000, sent) == {} and [o for _, o, _ in sent.sent] == ["CreateLabelingJob"]
+
+# --- Ground Truth verification jobs: the classifier page with the boxes as overlay, and their output ---
+import html, re
+from dronemlops.annotations import Annotations, gt_line, read_voc
+from dronemlops.aws.ground_truth import (VERDICTS, VERIFICATION_TYPE, prepare_labeling_job, verification_template, read_verification,
+                                         output_to_dataset, adjustment_manifest, gt_lambda_arns)
+
+@pytest.mark.parametrize("region", sorted(GT_LAMBDA_ACCOUNTS))
+def test_verification_lambdas_in_every_published_region(region):
+    acct = GT_LAMBDA_ACCOUNTS[region]
+    assert gt_lambda_arns(region, "verification") == (f"arn:aws:lambda:{region}:{acct}:function:PRE-VerificationBoundingBox",
+                                                       f"arn:aws:lambda:{region}:{acct}:function:ACS-VerificationBoundingBox")
+
+def _render_overlay(template:str, line:dict) -> dict:
+    "What the worker's browser gets as `overlay` for one manifest line: the template's Liquid loop expanded for the line, attribute decoded."
+    overlay = re.search(r"overlay='([^']*)'", template).group(1)
+    m = re.search(r"\{% for box in task\.input\.manifestLine\.([\w-]+)\.annotations %\}(.*)\{% endfor %\}", overlay)
+    attr, body = m.group(1), m.group(2)
+    body = re.sub(r"\{% capture class_id %\}.*?\{% endcapture %\}\{% assign label = [^%]*%\}", "", body)
+    body, sep = body.split("{% unless forloop.last %}")[0], body.split("{% unless forloop.last %}")[1].split("{% endunless %}")[0]
+    cmap = line[f"{attr}-metadata"]["class-map"]
+    def one(b):
+        out = body.replace("{{ label | to_json | escape }}", html.escape(json.dumps(cmap[str(b["class_id"])])))
+        for k in ("left", "top", "width", "height"): out = out.replace(f"{{{{ box.{k} }}}}", json.dumps(b[k]))
+        return out
+    return json.loads(html.unescape(overlay[:m.start()] + sep.join(one(b) for b in line[attr]["annotations"]) + overlay[m.end():]))
+
+@pytest.fixture
+def gt_s3(s3_settings, frames, tmp_path):
+    "A moto bucket with two sample frames and settings for Ground Truth jobs in us-east-1."
+    bucket = f"gt-{uuid.uuid4().hex[:10]}"
+    s = load_settings(env={}, cwd=tmp_path, project="survey", aws_region="us-east-1", aws_endpoint_url=s3_settings.aws_endpoint_url,
+                      sagemaker_bucket=bucket, sagemaker_role_arn="arn:aws:iam::123456789012:role/sm", workspace=str(tmp_path/"ws"))
+    st = S3Storage(f"s3://{bucket}/frames", s); st.client.create_bucket(Bucket=bucket)
+    anns = []
+    for n in ("OSBS_029.png", "SOAP_061.png"):
+        st.put_file(frames[n], n)
+        a = read_voc(frames[n.replace(".png", ".xml")])
+        anns.append(a.replace(image=st.uri(n), cls=[0] * len(a), names={0: "Tree"}))
+    return s, st, anns
+
+def test_verification_job_shows_the_boxes_for_a_verdict(gt_s3):
+    s, st, anns = gt_s3
+    lines = adjustment_manifest(anns, "trees-pre")
+    team = "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/foresters"
+    req, est = prepare_labeling_job(st.uri(), ["Tree"], "verify-1", workteam=team, kind="verification", manifest_lines=lines,
+                                    audit_attribute="trees-pre", settings=s)
+    hc = req["HumanTaskConfig"]
+    assert hc["PreHumanTaskLambdaArn"].endswith(":432418664414:function:PRE-VerificationBoundingBox")
+    assert hc["AnnotationConsolidationConfig"]["AnnotationConsolidationLambdaArn"].endswith(":432418664414:function:ACS-VerificationBoundingBox")
+    assert req["LabelAttributeName"] == "trees-verification" and est["objects"] == 2
+    files = S3Storage(hc["UiConfig"]["UiTemplateS3Uri"].rsplit("/", 1)[0], s)
+    page = files.read_text("template.liquid.html")
+    assert "<crowd-image-classifier" in page and "crowd-bounding-box" not in page and "initial-value" not in page
+    assert json.loads(html.unescape(re.search(r'categories="([^"]*)"', page).group(1))) == ["correct", "incorrect"]
+    assert files.read_json("label-categories.json")["labels"] == [{"label": "correct"}, {"label": "incorrect"}, {"label": "Tree"}]
+    assert files.read_json("label-categories.json")["auditLabelAttributeName"] == "trees-pre"
+    for line, a in zip(lines, anns):  # every worker sees exactly the boxes of their line, in the documented overlay shape
+        ov = _render_overlay(page, json.loads(line))["boundingBox"]
+        assert ov["labels"] == ["Tree"] and len(ov["value"]) == len(a) > 0
+        got = np.array([[v["left"], v["top"], v["left"] + v["width"], v["top"] + v["height"]] for v in ov["value"]])
+        np.testing.assert_allclose(got, a.xyxy, atol=0.51)  # GT's integer pixels
+        assert {v["label"] for v in ov["value"]} == {"Tree"}
+    custom = prepare_labeling_job(st.uri(), ["Tree"], "verify-2", workteam=team, kind="verification", manifest_lines=lines,
+                                  audit_attribute="trees-pre", verdicts=["good", "bad", "unsure"], settings=s)[0]
+    files2 = S3Storage(custom["HumanTaskConfig"]["UiConfig"]["UiTemplateS3Uri"].rsplit("/", 1)[0], s)
+    assert "Answer &#x27;good&#x27; only if" in files2.read_text("template.liquid.html")
+    assert [l["label"] for l in files2.read_json("label-categories.json")["labels"]] == ["good", "bad", "unsure", "Tree"]
+
+def test_bad_verification_requests_fail_before_writing(gt_s3):
+    s, st, anns = gt_s3
+    lines = adjustment_manifest(anns, "trees-pre")
+    kw = dict(workteam="arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/t", kind="verification", manifest_lines=lines, settings=s)
+    with pytest.raises(AWSError, match="give audit_attribute"): prepare_labeling_job(st.uri(), ["Tree"], "v1", **kw)
+    with pytest.raises(AWSError, match="must write its labels under a new attribute, not 'trees-pre'"):
+        prepare_labeling_job(st.uri(), ["Tree"], "v2", audit_attribute="trees-pre", label_attribute="trees-pre", **kw)
+    with pytest.raises(AWSError, match="at least two verdicts"): prepare_labeling_job(st.uri(), ["Tree"], "v3", audit_attribute="trees-pre", verdicts=["ok"], **kw)
+    with pytest.raises(AWSError, match=r"Verdicts \['tree'\] are also class names"):
+        prepare_labeling_job(st.uri(), ["Tree"], "v4", audit_attribute="trees-pre", verdicts=["ok", "tree"], **kw)
+    with pytest.raises(AWSError, match="not a Ground Truth label attribute name"): prepare_labeling_job(st.uri(), ["Tree"], "v5", audit_attribute="trees.pre", **kw)
+    assert st.ls("") == ["OSBS_029.png", "SOAP_061.png"]  # nothing was written
+    assert S3Storage(f"s3://{s.sagemaker_bucket}", s).ls("survey", recursive=True) == []
+
+def _verdict(ann, verdict, attr="trees-verification", failure=None, comments=()):
+    line = json.loads(gt_line(ann, "trees-pre", "pre", human_annotated="no"))
+    meta = {"type": VERIFICATION_TYPE, "job-name": "labeling-job/v", "human-annotated": "yes"}
+    meta.update({"failure-reason": failure} if failure else {"class-name": verdict, "confidence": 0.88})
+    if comments: meta["worker-feedback"] = [{"comment": c} for c in comments]
+    line[attr], line[f"{attr}-metadata"] = (None if failure else VERDICTS.index(verdict)), meta
+    return json.dumps(line)
+
+def test_verification_output_to_dataset(gt_s3):
+    s, st, anns = gt_s3
+    jobs = S3Storage(f"s3://{s.sagemaker_bucket}/jobs", s)
+    extra = anns[0].replace(image=anns[0].image.replace("OSBS_029", "OSBS_029_again"))
+    lines = [_verdict(anns[0], "correct"), _verdict(anns[1], "incorrect", comments=["two crowns share a box"]),
+             _verdict(extra, None, failure="ClientError: task timed out")]
+    jobs.write_text("v.manifest", "\n".join(lines) + "\n")
+    rows = read_verification(lines)
+    assert [(r["line"], r["verdict"], r["comments"], r["failure"]) for r in rows] == [
+        (1, "correct", [], None), (2, "incorrect", ["two crowns share a box"], None), (3, None, [], "ClientError: task timed out")]
+    res = output_to_dataset(jobs.uri("v.manifest"), "verified_20261128_1300", settings=s, val_fraction=0.0)
+    info = res["dataset"]
+    assert info["source"] == {"ground_truth_manifest": jobs.uri("v.manifest"), "label_attribute": "trees-pre",
+                              "verification_attribute": "trees-verification", "accepted_verdict": "correct"}
+    assert sum(v["images"] for v in info["splits"].values()) == 1 and sum(v["boxes"] for v in info["splits"].values()) == len(anns[0])
+    assert [(r["line"], r["verdict"]) for r in res["rejected"]] == [(2, "incorrect")]
+    assert res["failed"] == [{"line": 3, "source-ref": extra.image, "reason": "ClientError: task timed out"}]
+    res2 = output_to_dataset(jobs.uri("v.manifest"), "rejected_20261128_1300", settings=s, accept="incorrect", val_fraction=0.0)
+    assert [r["verdict"] for r in res2["rejected"]] == ["correct"] and res2["dataset"]["source"]["accepted_verdict"] == "incorrect"
+    with pytest.raises(AWSError, match=r"no image was judged 'ok' \(verdicts: \['None', 'correct', 'incorrect'\]\)"):
+        output_to_dataset(jobs.uri("v.manifest"), "x_20261128_1300", settings=s, accept="ok")
+    only = [json.dumps({k: v for k, v in json.loads(l).items() if not k.startswith("trees-pre")}) for l in lines]
+    jobs.write_text("only.manifest", "\n".join(only))
+    with pytest.raises(AWSError, match="only.manifest is the output of a verification job .* carry no boxes: build the dataset from the output"):
+        output_to_dataset(jobs.uri("only.manifest"), "x_20261128_1300", settings=s)
+    with pytest.raises(AWSError, match=r"line 1: no verification verdict under 'trees-check'"): read_verification(lines, "trees-check")
+    with pytest.raises(AWSError, match="line 2: not valid JSON"): read_verification([lines[0], "{oops"])
+
+def test_chained_outputs_pick_the_right_boxes(gt_s3):
+    s, st, anns = gt_s3
+    jobs = S3Storage(f"s3://{s.sagemaker_bucket}/jobs", s)
+    def adjusted(a, status):
+        line = json.loads(gt_line(a, "trees-pre", "pre", human_annotated="no"))
+        moved = a.replace(xyxy=a.xyxy + 1)
+        new = json.loads(gt_line(moved, "trees-adjustment", "adjust"))
+        new["trees-adjustment-metadata"]["adjustment-status"] = status
+        return json.dumps({**line, **new}), moved
+    (l1, m1), (l2, m2) = adjusted(anns[0], "adjusted"), adjusted(anns[1], "unadjusted")
+    jobs.write_text("adj.manifest", l1 + "\n" + l2 + "\n")
+    res = output_to_dataset(jobs.uri("adj.manifest"), "adjusted_20261128_1300", settings=s, val_fraction=0.0)
+    assert res["dataset"]["source"]["label_attribute"] == "trees-adjustment" and res["rejected"] == []
+    both = json.loads(l1); del both["trees-adjustment-metadata"]["adjustment-status"]
+    jobs.write_text("two.manifest", json.dumps(both) + "\n")
+    with pytest.raises(AWSError, match=r"holds boxes under \['trees-pre', 'trees-adjustment'\]: pass label_attribute"):
+        output_to_dataset(jobs.uri("two.manifest"), "x_20261128_1300", settings=s)
+    res = output_to_dataset(jobs.uri("two.manifest"), "pre_20261128_1300", settings=s, label_attribute="trees-pre", val_fraction=0.0)
+    assert res["dataset"]["source"]["label_attribute"] == "trees-pre"

@@ -6,11 +6,11 @@ Docs: https://dronemlops.github.io/dronemlops/ground_truth.html.md"""
 
 # %% ../../nbs/21_ground_truth.ipynb #gt000004
 from __future__ import annotations
-import importlib.resources, json, math, tempfile
+import importlib.resources, json, math, re, tempfile
 from pathlib import Path
 from typing import Iterable, Mapping
 from ..config import Settings, load_settings
-from ..annotations import Annotations, gt_line, read_gt_manifest
+from ..annotations import Annotations, gt_line, read_gt_manifest, GT_TYPE
 from ..images import IMAGE_SUFFIXES
 from ..storage import Storage, open_storage, open_uri, StorageError
 from .core import (AWSError, AWSRequests, boto_session, check_request, project_tags, resource_name,
@@ -18,9 +18,10 @@ from .core import (AWSError, AWSRequests, boto_session, check_request, project_t
 
 # %% auto #0
 __all__ = ['GT_TABLES', 'GT_LAMBDA_ACCOUNTS', 'GT_LAMBDA_SOURCE', 'TASK_KINDS', 'PUBLIC_WORKFORCE_ARN', 'GT_PRICES', 'WORKFORCES',
-           'gt_lambda_arns', 'BudgetError', 'estimate_cost', 'check_budget', 'input_manifest', 'adjustment_manifest',
-           'label_categories', 'worker_template', 'workteam_arn', 'labeling_job_request', 'prepare_labeling_job',
-           'submit_labeling_job', 'labeling_progress', 'describe_labeling_job', 'output_to_dataset', 'groundtruth_cmd']
+           'VERDICTS', 'VERIFICATION_TYPE', 'gt_lambda_arns', 'BudgetError', 'estimate_cost', 'check_budget',
+           'input_manifest', 'adjustment_manifest', 'label_categories', 'worker_template', 'verification_template',
+           'workteam_arn', 'labeling_job_request', 'prepare_labeling_job', 'submit_labeling_job', 'labeling_progress',
+           'describe_labeling_job', 'label_attributes', 'read_verification', 'output_to_dataset', 'groundtruth_cmd']
 
 # %% ../../nbs/21_ground_truth.ipynb #gt000007
 GT_TABLES = json.loads(importlib.resources.files("dronemlops.aws").joinpath("ground_truth.json").read_text())  # AWS's published Lambda accounts and workforce, with their sources and dates
@@ -115,12 +116,19 @@ def adjustment_manifest(anns:Iterable[Annotations], # boxes to adjust or verify;
         out.append(gt_line(a, label_attribute, job_name, human_annotated="no"))
     return out
 
+VERDICTS = ("correct", "incorrect")  # a verification worker's answers; the first one accepts the boxes
+
 def label_categories(classes:Iterable[str], # the class names
                      audit_attribute:str|None=None, # adjustment/verification: the attribute holding the boxes to check
+                     verdicts:Iterable[str]|None=None, # verification: the answers a worker chooses from, listed first
                     ) -> dict:
-    "The label category configuration: the classes, and the attribute to audit for adjustment and verification jobs."
+    "The label category configuration: the classes (after the verdicts, for verification), and the attribute to audit."
     from dronemlops.labeling import check_classes
-    doc = {"document-version": "2018-11-28", "labels": [{"label": c} for c in check_classes(classes)]}
+    verdicts, classes = check_classes(verdicts) if verdicts is not None else [], check_classes(classes)
+    both = [v for v in verdicts if v.casefold() in {c.casefold() for c in classes}]
+    if both: raise AWSError(f"Verdicts {both} are also class names: choose verdicts a worker cannot mistake for a class, e.g. {list(VERDICTS)}.")
+    labels = [*verdicts, *classes]
+    doc = {"document-version": "2018-11-28", "labels": [{"label": c} for c in labels]}
     if audit_attribute: doc["auditLabelAttributeName"] = audit_attribute
     return doc
 
@@ -145,6 +153,37 @@ def worker_template(header:str="Draw a box around every tree", # the task's titl
     import html
     init = _INITIAL.format(attr=audit_attribute) if audit_attribute else ""
     return _TEMPLATE.format(header=html.escape(header), instructions=html.escape(instructions), initial=init)
+
+# %% ../../nbs/21_ground_truth.ipynb #h14g0002
+_VERIFY_TEMPLATE = """<script src="https://assets.crowd.aws/crowd-html-elements.js"></script>
+<crowd-form>
+  <crowd-image-classifier name="boundingBoxClassification" src="{{ task.input.taskObject | grant_read_access }}" header="@HEADER@"
+    categories="@CATEGORIES@"
+    overlay='{"boundingBox": {"labels": @LABELS@, "value": [{% for box in task.input.manifestLine.@ATTR@.annotations %}{% capture class_id %}{{ box.class_id }}{% endcapture %}{% assign label = task.input.manifestLine.@ATTR@-metadata.class-map[class_id] %}{"label": {{ label | to_json | escape }}, "left": {{ box.left }}, "top": {{ box.top }}, "width": {{ box.width }}, "height": {{ box.height }}}{% unless forloop.last %}, {% endunless %}{% endfor %}]}}'>
+    <full-instructions header="Instructions">@INSTRUCTIONS@</full-instructions>
+    <short-instructions>@INSTRUCTIONS@</short-instructions>
+    <worker-comment header="What is wrong with the boxes?" link-text="Add a comment" placeholder="e.g. the crown at the top left has no box"></worker-comment>
+  </crowd-image-classifier>
+</crowd-form>
+"""
+
+def verification_template(classes:Iterable[str], # the class names of the boxes shown
+                          audit_attribute:str, # the manifest attribute whose boxes are shown
+                          verdicts:Iterable[str]=VERDICTS, # the answers a worker chooses from
+                          header:str="Is every tree boxed, tightly, and nothing else?", # the question above the image
+                          instructions:str|None=None, # what workers read; default: when to answer the first verdict
+                         ) -> str:
+    "The crowd-html page of a bounding-box verification job: the boxes of `audit_attribute` over the image, and a verdict to pick."
+    import html
+    from dronemlops.labeling import check_classes
+    verdicts, classes = check_classes(verdicts), check_classes(classes)
+    if len(verdicts) < 2: raise AWSError(f"A verification job needs at least two verdicts to choose from, e.g. {list(VERDICTS)}; got {verdicts}.")
+    instructions = instructions or f"Answer '{verdicts[0]}' only if every tree crown has one tight box and no box is on anything else."
+    if not re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,126}", str(audit_attribute)):
+        raise AWSError(f"Label attribute {audit_attribute!r} is not a Ground Truth label attribute name: use letters, digits and '-'.")
+    esc = lambda v: html.escape(v, quote=True)
+    return (_VERIFY_TEMPLATE.replace("@ATTR@", audit_attribute).replace("@HEADER@", esc(header)).replace("@INSTRUCTIONS@", esc(instructions))
+            .replace("@CATEGORIES@", esc(json.dumps(verdicts))).replace("@LABELS@", esc(json.dumps(classes))))
 
 # %% ../../nbs/21_ground_truth.ipynb #gt000019
 def _usd(price:float) -> dict:
@@ -201,6 +240,9 @@ def labeling_job_request(job_name:str, # the job's name (made unique with the pr
     return check_request("sagemaker", "CreateLabelingJob", req)
 
 # %% ../../nbs/21_ground_truth.ipynb #gt000023
+_TASK_TEXT = {"adjustment": {"title": "Correct the boxes around trees", "description": "Move, resize, add or delete boxes so that each tree crown has one tight box"},
+              "verification": {"title": "Check the boxes around trees", "description": "Say whether every tree crown in an aerial image has one tight box"}}
+
 def prepare_labeling_job(source:str, # s3:// prefix of the images (or of anything: see `manifest_lines`)
                          classes:Iterable[str], # the class names
                          job:str, # a short name for the job; the full name gets the project prefix
@@ -211,6 +253,7 @@ def prepare_labeling_job(source:str, # s3:// prefix of the images (or of anythin
                          audit_attribute:str|None=None, # adjustment/verification: the attribute in the manifest with the boxes to check
                          price_per_task:float|None=None, # public: USD per task; vendor: USD per object
                          workers_per_object:int=1, # workers who label each image
+                         verdicts:Iterable[str]=VERDICTS, # verification: the answers a worker chooses from (the first accepts)
                          settings:Settings|None=None, # default `load_settings()`
                          **kw, # more `labeling_job_request` arguments (time limits, title, ...)
                         ) -> tuple[dict, dict]:
@@ -219,17 +262,24 @@ def prepare_labeling_job(source:str, # s3:// prefix of the images (or of anythin
     execution_role(s)  # a missing role is refused before any file is written
     if kind != "bounding_box" and not audit_attribute:
         raise AWSError(f"A {kind} job checks existing boxes: give audit_attribute, the manifest attribute that holds them (see adjustment_manifest).")
+    label_attribute = kw.pop("label_attribute", "trees" if kind == "bounding_box" else f"trees-{kind}")
+    for k, v in _TASK_TEXT.get(kind, {}).items(): kw.setdefault(k, v)
+    if kind != "bounding_box" and label_attribute == audit_attribute:
+        raise AWSError(f"A {kind} job must write its labels under a new attribute, not {audit_attribute!r} which holds the boxes it checks: "
+                       "pass another label_attribute.")
+    if label_attribute.endswith(("-metadata", "-ref")): raise AWSError(f"Label attribute {label_attribute!r} of a bounding-box job must not end in '-metadata' or '-ref'.")
     name = resource_name(s, "label", job)
     lines = manifest_lines if manifest_lines is not None else input_manifest(source, s)
     estimate = estimate_cost(len(lines), workforce, workers_per_object, price_per_task)  # refuses a bad price before any file is written
     region = s.aws_region or boto_session(s).region_name
     team = workteam_arn(workforce, region, workteam)
     base = sagemaker_uri(s, "labeling", name)
+    if kind == "verification": cats, page = label_categories(classes, audit_attribute, verdicts), verification_template(classes, audit_attribute, verdicts)
+    else: cats, page = label_categories(classes, audit_attribute), worker_template(audit_attribute=audit_attribute if kind == "adjustment" else None)
     st = open_storage(base, s)
     st.write_text("input.manifest", "".join(l + "\n" for l in lines))
-    st.write_json("label-categories.json", label_categories(classes, audit_attribute))
-    st.write_text("template.liquid.html", worker_template(audit_attribute=audit_attribute if kind == "adjustment" else None))
-    label_attribute = kw.pop("label_attribute", "trees" if kind == "bounding_box" else f"trees-{kind}")
+    st.write_json("label-categories.json", cats)
+    st.write_text("template.liquid.html", page)
     req = labeling_job_request(name, st.uri("input.manifest"), f"{base}/output", st.uri("label-categories.json"),
                                st.uri("template.liquid.html"), team, region, kind,
                                label_attribute=label_attribute, price_per_task=price_per_task if workforce == "public" else None,
@@ -270,19 +320,83 @@ def describe_labeling_job(job_name:str, # the labeling job's full name
     requests = requests or AWSRequests(settings or load_settings())
     return labeling_progress(requests("sagemaker", "DescribeLabelingJob", LabelingJobName=job_name))
 
+# %% ../../nbs/21_ground_truth.ipynb #h14g0010
+VERIFICATION_TYPE = "groundtruth/label-verification"  # the metadata type of a verification job's label attribute
+
+def _records(lines:Iterable[str], where:str):
+    "(line number, JSON object) of the non-blank lines; a line that is not a JSON object is an AWSError naming it."
+    for i, line in enumerate(lines, 1):
+        if not line.strip(): continue
+        try: rec = json.loads(line)
+        except ValueError as e: raise AWSError(f"{where}, line {i}: not valid JSON ({e}).") from None
+        if not isinstance(rec, dict) or not isinstance(rec.get("source-ref"), str):
+            raise AWSError(f"{where}, line {i}: a manifest line must be a JSON object with 'source-ref' (the image's URI).")
+        yield i, rec
+
+def label_attributes(rec:Mapping, # one manifest line
+                    ) -> dict[str, str]:
+    "The label attributes of a manifest line and their metadata types, e.g. {'trees-pre': 'groundtruth/object-detection'}."
+    return {k[:-len("-metadata")]: v.get("type") for k, v in rec.items() if k.endswith("-metadata") and isinstance(v, dict)}
+
+def read_verification(lines:Iterable[str], # the lines of a verification job's output manifest
+                      label_attribute:str|None=None, # the verification job's attribute; default the one of type label-verification
+                      where:str="<manifest>", # the manifest's name, for errors
+                     ) -> list[dict]:
+    "One row per image: line, source-ref, verdict (the worker's category), confidence, comments, and failure (or None)."
+    rows, attr = [], label_attribute
+    for i, rec in _records(lines, where):
+        attr = attr or next((a for a, t in label_attributes(rec).items() if t == VERIFICATION_TYPE), None)
+        meta = rec.get(f"{attr}-metadata") if attr else None
+        if not isinstance(meta, dict):
+            raise AWSError(f"{where}, line {i}: no verification verdict " + (f"under {attr!r}" if attr else f"(no attribute of type {VERIFICATION_TYPE})") +
+                           "; is this the output of a verification job?")
+        rows.append({"line": i, "source-ref": rec["source-ref"], "verdict": meta.get("class-name"), "confidence": meta.get("confidence"),
+                     "comments": [f.get("comment") for f in meta.get("worker-feedback") or [] if isinstance(f, dict)],
+                     "failure": meta.get("failure-reason")})
+    return rows
+
+def _boxes_attribute(types:Mapping, rec:Mapping, where:str) -> str|None:
+    "The attribute to build from when none is given: the only set of boxes, else the adjusted one; None when the line has none."
+    boxes = [a for a, t in types.items() if t == GT_TYPE]
+    if len(boxes) > 1:
+        adjusted = [a for a in boxes if "adjustment-status" in rec[f"{a}-metadata"]]
+        if len(adjusted) == 1: return adjusted[0]
+        raise AWSError(f"{where} holds boxes under {boxes}: pass label_attribute to say which set to build the dataset from.")
+    return boxes[0] if boxes else None
+
 # %% ../../nbs/21_ground_truth.ipynb #gt000036
 def output_to_dataset(manifest_uri:str, # s3:// URI (or local path) of the job's output manifest
                       name:str, # the dataset version's name
                       settings:Settings|None=None, # default `load_settings()`
                       store:Storage|None=None, # where to publish; default the workspace
+                      label_attribute:str|None=None, # the boxes to build from; default the only set, or the adjusted one
+                      accept:str=VERDICTS[0], # verification output: the verdict that keeps an image
                       **kw, # more `build_dataset` arguments (val_fraction, tile_size, block_size, seed...)
                      ) -> dict:
-    "Build a dataset version from a Ground Truth output manifest; returns {'dataset': dataset_info, 'failed': failed lines}."
+    "Build a dataset version from a Ground Truth output manifest; returns {'dataset': dataset_info, 'failed': failed lines, 'rejected': images judged otherwise}."
     from dronemlops.dataset import build_dataset
     s = settings or load_settings()
     st, key = open_uri(manifest_uri, s)
-    r = read_gt_manifest(st.read_text(key).splitlines(), where=manifest_uri)
-    if not r.annotations: raise AWSError(f"{manifest_uri} has no labeled images ({len(r.failures)} failed lines): nothing to build.")
+    lines = st.read_text(key).splitlines()
+    first = next((rec for _, rec in _records(lines, manifest_uri)), {})
+    types = label_attributes(first)
+    verify = [a for a, t in types.items() if t == VERIFICATION_TYPE]
+    label_attribute = label_attribute or _boxes_attribute(types, first, manifest_uri)
+    if verify and not label_attribute:
+        raise AWSError(f"{manifest_uri} is the output of a verification job ({verify[0]!r} holds verdicts) and its lines carry no boxes: "
+                       "build the dataset from the output of the job that drew the boxes, or keep their attribute in the verification job's input manifest.")
+    r = read_gt_manifest(lines, label_attribute, where=manifest_uri)
+    failed, rejected, keep = list(r.failures), [], list(range(len(r.annotations)))
+    if verify:
+        verdicts = {v["line"]: v for v in read_verification(lines, verify[0], manifest_uri)}
+        failed += [{"line": v["line"], "source-ref": v["source-ref"], "reason": v["failure"]} for v in verdicts.values() if v["failure"]]
+        rejected = [v for v in verdicts.values() if not v["failure"] and v["verdict"] != accept]
+        keep = [j for j, n in enumerate(r.lines) if verdicts[n]["verdict"] == accept and not verdicts[n]["failure"]]
+        if not keep and r.annotations:
+            raise AWSError(f"{manifest_uri}: no image was judged {accept!r} (verdicts: {sorted({str(v['verdict']) for v in verdicts.values()})}); "
+                           "pass accept= the verdict that means the boxes are right.")
+    if not keep: raise AWSError(f"{manifest_uri} has no labeled images ({len(failed)} failed lines): nothing to build.")
+    r.annotations, r.lines = [r.annotations[j] for j in keep], [r.lines[j] for j in keep]
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
         for i, a in enumerate(r.annotations):
@@ -290,9 +404,10 @@ def output_to_dataset(manifest_uri:str, # s3:// URI (or local path) of the job's
             try: paths.append(src.get_file(k, Path(tmp)/f"{i:06d}"/Path(k).name))
             except StorageError as e: raise AWSError(f"{manifest_uri}, line {r.lines[i]}: cannot fetch {a.image} ({e}).") from None
         anns = [a.replace(image=p.name) for a, p in zip(r.annotations, paths)]
-        info = build_dataset(paths, anns, name, names=r.names, source={"ground_truth_manifest": manifest_uri, "label_attribute": r.label_attribute},
-                             store=store, settings=s, **kw)
-    return {"dataset": info, "failed": r.failures}
+        source = {"ground_truth_manifest": manifest_uri, "label_attribute": r.label_attribute}
+        if verify: source.update(verification_attribute=verify[0], accepted_verdict=accept)
+        info = build_dataset(paths, anns, name, names=r.names, source=source, store=store, settings=s, **kw)
+    return {"dataset": info, "failed": sorted(failed, key=lambda f: f["line"]), "rejected": rejected}
 
 # %% ../../nbs/21_ground_truth.ipynb #gt000040
 def groundtruth_cmd(action:str, # estimate: cost of labeling N objects; status: progress of a job
