@@ -46,7 +46,8 @@ def os_problem(e:OSError, # the error an OS call raised
 
 # %% ../nbs/00_config.ipynb #bfd28084
 ENV_PREFIX = "DRONEMLOPS_"
-ENV_NOT_SETTINGS = ("DRONEMLOPS_CONFIG", "DRONEMLOPS_VENV_CACHE")  # read by find_config_file and tools/bootstrap.sh
+ENV_NOT_SETTINGS = ("DRONEMLOPS_CONFIG", "DRONEMLOPS_VENV_CACHE",  # read by find_config_file and tools/bootstrap.sh
+                    "DRONEMLOPS_LABEL_PROJECT", "DRONEMLOPS_LABELER")  # what `dronemlops label` tells the dashboard: its project and who labels
 CONFIG_FILENAMES = ("dronemlops.toml", "dronemlops.yaml", "dronemlops.yml")
 _PROJECT_RE = re.compile(r"[a-z][a-z0-9-]{1,30}[a-z0-9]")  # used with fullmatch
 

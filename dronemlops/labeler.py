@@ -6,7 +6,7 @@ Docs: https://dronemlops.github.io/dronemlops/labeler.html.md"""
 
 # %% ../nbs/25_labeler.ipynb #lbr00004
 from __future__ import annotations
-import datetime as dt, getpass, html, io, json, os, socket, subprocess, sys, time, urllib.request
+import datetime as dt, getpass, html, io, json, os, subprocess, sys, time
 from pathlib import Path
 import numpy as np
 import anywidget, tempfile, traitlets
@@ -15,7 +15,8 @@ import ipywidgets as W
 from jupyter_bbox_widget import BBoxWidget
 import dronemlops
 from .config import Settings, DroneMLOpsError, load_settings, SETTING_NAMES, ENV_PREFIX
-from .storage import NotFoundError
+
+from .testing import free_port, wait_for_http
 from .labeling import (LabelingError, ConflictError, LabelProject, LABELING_PREFIX, DISPLAY_SIDE, ORDERS, create_project,
                                  open_project, load_record, save_record, display_image, display_transform, update_boxes, accept_boxes,
                                  queue, next_image, previous_image, progress, review_stats, export_dataset, pre_annotate_image,
@@ -23,8 +24,7 @@ from .labeling import (LabelingError, ConflictError, LabelProject, LABELING_PREF
 
 # %% auto #0
 __all__ = ['SHORTCUTS', 'TABS', 'QUEUES', 'widget_boxes', 'drawing', 'record_boxes', 'zoom_region', 'Shortcuts', 'list_projects',
-           'Labeler', 'ground_truth_problem', 'dashboard_path', 'settings_env', 'free_port', 'start_dashboard',
-           'label_cmd']
+           'Labeler', 'ground_truth_problem', 'dashboard_path', 'settings_env', 'start_dashboard', 'label_cmd']
 
 # %% ../nbs/25_labeler.ipynb #lbr00007
 def widget_boxes(rec:dict, # the record being shown
@@ -147,7 +147,10 @@ class Labeler:
         self.tabs.observe(self._on_tab, names="selected_index")
         self.shortcuts = Shortcuts(shortcut_keys=list(SHORTCUTS))
         self.shortcuts.on_key(self.key)
-        self.widget = W.VBox([W.HBox([self.title, self.bar]), self.message, self.tabs, self.shortcuts], layout=W.Layout(width="100%"))
+        # The drawing widget measures its image once, when it loads: a scroll bar appearing later would shrink the image and
+        # shift every box drawn after it. A page that always has its scroll bar keeps the measure true.
+        style = W.HTML("<style>html { overflow-y: scroll; }</style>")
+        self.widget = W.VBox([style, W.HBox([self.title, self.bar]), self.message, self.tabs, self.shortcuts], layout=W.Layout(width="100%"))
         self.widget.add_class("dm-labeler")
         if project is not None: self._guard(lambda: self.open(project))
         else: self.tabs.selected_index = 0
@@ -224,11 +227,12 @@ def open(self:Labeler, project:LabelProject|str, # the project or its name
     "Make `project` the dashboard's project and show its first image in the queue."
     self.project = project if isinstance(project, LabelProject) else open_project(project, settings=self.settings)
     self.bbox.classes = self.project.classes
-    self.refresh()
+    p = self.refresh()
     self.tabs.selected_index = 1
+    bad = f" ({p['unreadable']} cannot be read: listed in Data setup)" if p["unreadable"] else ""
+    self.say(f"Opened {self.project.name}: {p['total']} images{bad}, classes {', '.join(self.project.classes)}.", "ok")
     first = self._step(None, 1) or (self.project.images() or [None])[0]
-    if first: self.show(first)
-    self.say(f"Opened {self.project.name}: {len(self.project.images())} images, classes {', '.join(self.project.classes)}.", "ok")
+    if first: self.show(first)  # after the greeting: a frame that fails to decode says so
 
 @patch
 def refresh(self:Labeler):
@@ -256,10 +260,14 @@ def show(self:Labeler, image:str, # an image key of the project
     buf = io.BytesIO(); im.save(buf, "JPEG", quality=90)
     self.bbox.image_bytes = buf.getvalue()
     self._push()
-    n = self.project.images()
-    self.title.value = (f"<b>{html.escape(self.project.name)}</b> · {html.escape(image)} ({n.index(image) + 1}/{len(n)}) · "
+    self._show_title()
+
+@patch
+def _show_title(self:Labeler):
+    n, rec = self.project.images(), self.rec
+    self.title.value = (f"<b>{html.escape(self.project.name)}</b> · {html.escape(self.image)} ({n.index(self.image) + 1}/{len(n)}) · "
                         f"<span class='dm-status'>{rec['status']}</span> · revision {rec['revision']}"
-                        + (f" · zoom {[round(v) for v in region]}" if region else ""))
+                        + (f" · zoom {[round(v) for v in self.region]}" if self.region else ""))
 
 @patch
 def _push(self:Labeler):
@@ -303,6 +311,7 @@ def save(self:Labeler, rec:dict, # the edited record
     except ConflictError as e:
         self.say(f"Not saved: {e} Press Reload.", "error"); return None
     self.say(f"Saved {self.rec['image']} (revision {self.rec['revision']}, {len(self.rec['boxes'])} boxes, {self.rec['status']}).", "ok")
+    self._show_title()
     return self.rec
 
 @patch
@@ -411,7 +420,8 @@ def _review_tab(self:Labeler) -> W.Widget:
 def review(self:Labeler) -> dict:
     "Fill the Review tab with the project's review statistics; returns them."
     r = review_stats(self.project)
-    self.rv_out.value = (f"<h4>Progress</h4>{html.escape(json.dumps(self.refresh()))}<h4>Boxes per class</h4>{_table(r['per_class'])}"
+    import pandas as pd
+    self.rv_out.value = (f"<h4>Progress</h4>{_table(pd.DataFrame([self.refresh()]))}<h4>Boxes per class</h4>{_table(r['per_class'])}"
                          f"<h4>Per image</h4>{_table(r['per_image'])}<h4>Tiny boxes</h4>{_table(r['tiny'])}"
                          f"<h4>Heavy overlaps</h4>{_table(r['overlaps'])}<h4>Labeled without boxes</h4>{html.escape(', '.join(r['empty'])) or '<i>none</i>'}")
     return r
@@ -545,10 +555,6 @@ def settings_env(s:Settings, # the settings to pass on
     return {f"{ENV_PREFIX}{k.upper()}": str(getattr(s, k)).lower() if isinstance(getattr(s, k), bool) else str(getattr(s, k))
             for k in SETTING_NAMES if getattr(s, k) is not None}
 
-def free_port() -> int:
-    "A free TCP port on 127.0.0.1."
-    with socket.socket() as s: s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
-
 # %% ../nbs/25_labeler.ipynb #lbr00050
 def start_dashboard(project:str, # the labeling project's name
                     port:int=0, # the port on 127.0.0.1; 0: a free one
@@ -564,17 +570,15 @@ def start_dashboard(project:str, # the labeling project's name
     port = port or free_port()
     e = {**os.environ, **settings_env(s), f"{ENV_PREFIX}LABEL_PROJECT": project, **({f"{ENV_PREFIX}LABELER": who} if who else {}), **(env or {})}
     log = log or open(Path(tempfile.gettempdir())/f"voila-{port}.log", "w")
-    cmd = [sys.executable, "-m", "voila", str(dashboard_path()), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-           "--preheat_kernel=True", "--show_tracebacks=False"]
+    # No preheated kernels: a kernel started ahead would show the records as they were when it started, not as they are
+    # when the page opens (a page takes about 2 s to become interactive without one).
+    cmd = [sys.executable, "-m", "voila", str(dashboard_path()), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1"]
     p = subprocess.Popen(cmd, env=e, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url, t0 = f"http://127.0.0.1:{port}/", time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if p.poll() is not None: raise LabelingError(f"Voila exited with status {p.returncode} before serving the dashboard (its log: {log.name}).")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as r:
-                if r.status == 200: return p, url
-        except OSError: time.sleep(0.3)
-    p.kill(); raise LabelingError(f"Voila did not serve {url} within {timeout:.0f} s (its log: {log.name}).")
+    url = f"http://127.0.0.1:{port}/"
+    try: wait_for_http(url, timeout, proc=p)
+    except (RuntimeError, TimeoutError) as e:
+        p.kill(); raise LabelingError(f"The dashboard did not start: {e} (Voila's log: {log.name}).") from None
+    return p, url
 
 # %% ../nbs/25_labeler.ipynb #lbr00051
 def label_cmd(project:str, # the labeling project's name (make one with `dronemlops labeling create`)
