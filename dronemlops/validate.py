@@ -565,16 +565,27 @@ def validate_dataset(path_or_uri:str|Path, # a dataset folder, a version name, o
     return rep
 
 # %% ../nbs/06_validate.ipynb #8b7cc1bb
-def _verdict_key(uri:str, manifest:dict, validate_kw:dict) -> str:
-    "What a cached verdict depends on: the version (its URI and manifest, whose checksums fix every byte), the options and this validator."
+def _verdict_key(uri:str, # the version's URI
+                 manifest:bytes, # its manifest file's bytes (every file's checksum: they fix every byte of the version)
+                 validate_kw:dict, # the options as they apply
+                ) -> str:
+    "What a cached verdict depends on: the version (its URI and manifest), the options and this validator."
     from dronemlops import __version__
-    blob = json.dumps([uri, manifest, sorted((k, str(v)) for k, v in validate_kw.items()), __version__], sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    h = hashlib.sha256(json.dumps([uri, sorted((k, str(v)) for k, v in validate_kw.items()), __version__]).encode())
+    h.update(manifest)
+    return h.hexdigest()
 
 def _read_verdicts(p:Path) -> dict:
     try: d = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError): return {}  # no cache yet, or a damaged one: validate again
     return d if isinstance(d, dict) else {}
+
+def _version_row(store:Storage, key:str, name:str, manifest:dict) -> dict:
+    "A version's listing: name, created (dataset_info.json's, else the publish time), uri, classes, images per split."
+    try: info = store.read_json(f"{key}/dataset_info.json")
+    except (DroneMLOpsError, json.JSONDecodeError): info = {}
+    return {"name": name, "created": info.get("created") or manifest["published_at"], "uri": store.uri(key),
+            "classes": info.get("classes"), **{f"{s}_images": (info.get("splits") or {}).get(s, {}).get("images") for s in ("train", "val")}}
 
 def find_datasets(settings:Settings|None=None, # default `load_settings()`
                   store:Storage|None=None, # the workspace storage; default from settings
@@ -583,31 +594,27 @@ def find_datasets(settings:Settings|None=None, # default `load_settings()`
                   **validate_kw, # options for `validate_dataset`, e.g. min_val_images (part of the cache key)
                  ) -> list[dict]:
     """Published dataset versions, newest first: name, created, images per split, classes, uri and (optionally) validity.
-    Published versions are immutable, so a verdict is cached under the local state folder, keyed on the version's
-    manifest (which holds every file's checksum), the options and the validator version; `revalidate=True` redoes it."""
+    Published versions are immutable, so a verdict and the version's listing are cached under the local state folder,
+    keyed on the version's manifest (which holds every file's checksum), the options and the validator version: a
+    cached version costs one read, its manifest. `revalidate=True` redoes every verdict."""
     settings = settings or load_settings()
     store = store or open_storage(settings=settings)
     cache_path = Path(settings.local_dir)/"cache"/"dataset_verdicts.json"
     cache = _read_verdicts(cache_path) if validate else {}
+    eff = {**validate_kw, **{k: getattr(settings, k) if validate_kw.get(k) is None else validate_kw[k] for k in ("min_train_images", "min_val_images")}}
     fresh, rows = {}, []
     for n in store.versions(DATASETS_PREFIX):
         key = f"{DATASETS_PREFIX}/{n}"
-        man = store.manifest(key)
-        try: info = store.read_json(f"{key}/dataset_info.json")
-        except (DroneMLOpsError, json.JSONDecodeError): info = {}
-        row = {"name": n, "created": info.get("created") or man["published_at"], "uri": store.uri(key),
-               "classes": info.get("classes"), **{f"{s}_images": (info.get("splits") or {}).get(s, {}).get("images") for s in ("train", "val")}}
-        if validate:
-            eff = {**validate_kw, "min_train_images": validate_kw.get("min_train_images") if validate_kw.get("min_train_images") is not None else settings.min_train_images,
-                   "min_val_images": validate_kw.get("min_val_images") if validate_kw.get("min_val_images") is not None else settings.min_val_images}
-            ck = _verdict_key(store.uri(key), man, eff)  # the minimums as they apply, whether given or from settings
-            verdict = None if revalidate else cache.get(ck)
-            if verdict is None:
-                rep = validate_dataset(key, settings=settings, store=store, **validate_kw)  # the stored version, never a same-named local folder
-                verdict = dict(valid=rep.ok, errors=len(rep.errors), warnings=len(rep.warnings), first_error=str(rep.errors[0]) if rep.errors else None)
-            fresh[ck] = verdict
-            row.update(verdict)
-        rows.append(row)
+        if not validate: rows.append(_version_row(store, key, n, store.manifest(key))); continue
+        raw = store.read_bytes(f"{key}/{MARKER}")  # the manifest: `versions` lists published versions only
+        ck = _verdict_key(store.uri(key), raw, eff)  # the minimums as they apply, whether given or from settings
+        entry = None if revalidate else cache.get(ck)
+        if not (isinstance(entry, dict) and isinstance(entry.get("row"), dict)):
+            rep = validate_dataset(key, settings=settings, store=store, **validate_kw)  # the stored version, never a same-named local folder
+            entry = dict(row=_version_row(store, key, n, json.loads(raw)), valid=rep.ok, errors=len(rep.errors),
+                         warnings=len(rep.warnings), first_error=str(rep.errors[0]) if rep.errors else None)
+        fresh[ck] = entry
+        rows.append({**entry["row"], **{k: v for k, v in entry.items() if k != "row"}})
     if validate and fresh != {k: cache.get(k) for k in fresh}:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(cache_path, lambda t: t.write_text(json.dumps({**cache, **fresh})))
