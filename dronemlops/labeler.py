@@ -575,7 +575,7 @@ def start_dashboard(project:str, # the labeling project's name
     cmd = [sys.executable, "-m", "voila", str(dashboard_path()), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1"]
     p = subprocess.Popen(cmd, env=e, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
-    try: wait_for_http(url, timeout, proc=p)
+    try: wait_for_http(f"{url}voila/static/favicon.ico", timeout, proc=p)  # a static file: asking for the page would run a kernel
     except (RuntimeError, TimeoutError) as e:
         p.kill(); raise LabelingError(f"The dashboard did not start: {e} (Voila's log: {log.name}).") from None
     return p, url

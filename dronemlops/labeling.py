@@ -348,7 +348,8 @@ def display_image(project:LabelProject, # the project
     st = project.images_store
     try: im, size = open_display(st.path(image) if isinstance(st, LocalStorage) else st.read_bytes(image), max_side, region)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        mark_unreadable(project, rec, f"cannot be decoded ({e}): the file is truncated or corrupt")
+        try: mark_unreadable(project, rec, f"cannot be decoded ({e}): the file is truncated or corrupt")
+        except ConflictError: pass  # another page marked it (or saved it) meanwhile: its record stands
         raise LabelingError(f"{image}: cannot be decoded ({e}); it is marked skipped.") from None
     return im, rec
 

@@ -229,6 +229,7 @@ def test_bad_input_in_the_browser(env, frames, browser, dashboards, tmp_path):
     create_project("bad", d, ["Tree"], settings=env["settings"])
     dash = dashboards(env, "bad")
     page = open_page(browser, dash.url, "OSBS_029.png")  # both are skipped; labeling goes on
+    shoot(page, "corrupt-frames-skipped")
     assert "1_truncated.jpg: cannot be decoded" in message(page) and "marked skipped" in message(page)
     page.get_by_role("tab", name="Data setup").click()
     text = page.locator(".dm-labeler").inner_text()
