@@ -1,8 +1,12 @@
 """Benchmark: scan + validate a YOLO dataset with dronemlops vs Ultralytics' own verify_image_label, on cold files.
 
-Both contenders read the same files, evicted from the page cache (posix_fadvise DONTNEED) before each run. Ultralytics is
-run the way it runs itself (`YOLODataset.cache_labels`: a ThreadPool of NUM_THREADS over verify_image_label); dronemlops
-runs `validate_local`, which checks more (full-stream decode, SHA-256 checksums, leakage, duplicates, pairing, schema).
+Both contenders read the same files, evicted from the page cache (os.sync, then posix_fadvise DONTNEED on every file)
+before each run. Ultralytics is run the way it runs itself (`YOLODataset.cache_labels`: a ThreadPool of NUM_THREADS =
+cpu_count - 1, so 1 on a 2-core machine, over verify_image_label); its list of image/label pairs is made before its clock
+starts. dronemlops runs `validate_local`, whose time includes listing and pairing the files, data.yaml, dataset_info.json
+and the report, and which checks more (SHA-256 of every byte against the build's checksums, leakage and duplicates by
+content, full decode of any image the checksum does not prove, every label line, pairing, schema). Imports are done
+before either clock starts.
 Each run is a fresh subprocess, so its peak RSS and CPU time are its own. Prints images/s, CPU seconds, the ratio, peak memory
 at 1x and 10x files, and the machine's load average (on a shared machine the ratios move with it).
 
@@ -119,7 +123,7 @@ def main():
                 best[name] = r = min(runs, key=lambda r: r["seconds"])
                 mem = f"peak RSS {r['peak_rss_mb']:.0f} MB" + (f", {r['base_rss_mb']:.0f} MB before validating" if "base_rss_mb" in r else "") + (f" (+ workers {r['worker_peak_rss_mb']:.0f} MB each)" if r.get("worker_peak_rss_mb") else "")
                 print(f"[{label}] {name:<32} {r['images']/r['seconds']:7.0f} images/s  (best of {a.repeat}: {r['seconds']:.3f} s, "
-                      f"{r['cpu_seconds']:.3f} CPU s; {mem})")
+                      f"{r['cpu_seconds']:.3f} CPU s; {mem}" + (f"; {r['threads']} thread(s)" if "threads" in r else "") + ")")
             rate = {k: v["images"]/v["seconds"] for k, v in best.items()}
             print(f"[{label}] ratio dronemlops/ultralytics: {rate[OURS_NAME]/rate[PEER_NAME]:.2f}x (goal >= 2x); "
                   f"with a full decode of every image: {rate[ALWAYS]/rate[PEER_NAME]:.2f}x; "

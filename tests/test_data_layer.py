@@ -334,3 +334,25 @@ def test_reader_threads_find_every_planted_fault_exactly_as_one_thread(frames, t
         assert expect in found, (expect, found)
     boxes = sum(len(p.read_text().splitlines()) for p in sorted(root.glob("*/labels/*.txt")) if p not in planted and p != labels[90])
     assert sum(s["boxes"] for s in reps[0].stats.values()) == boxes + 1  # the duplicated file keeps its first line
+
+def test_checksum_proven_headers_give_what_pillow_gives(frames, tmp_path, settings):
+    "Images whose checksum proves them are sized from their header bytes, not Pillow: the report is the one a full decode of every image gives."
+    from dronemlops.validate import validate_local, _proven_facts
+    d = tmp_path/"imgs"; d.mkdir()
+    frame = Image.open(frames["OSBS_029.png"]).convert("RGB")
+    ex = exif_with_gps(29.68, -82.0, 100.0); ex[0x0112] = 6  # displayed rotated: 240x400
+    frame.crop((0, 0, 400, 240)).save(d/"rotated.jpg", quality=95, exif=ex)
+    frame.crop((0, 0, 300, 200)).convert("L").save(d/"grey.jpg", quality=90)
+    frame.crop((0, 0, 64, 48)).save(d/"small.jpg", quality=90, progressive=True)
+    frame.crop((0, 0, 320, 320)).convert("RGBA").save(d/"alpha.png")
+    frame.save(d/"frame.png")
+    sizes = {"rotated.jpg": (240, 400), "grey.jpg": (300, 200), "small.jpg": (64, 48), "alpha.png": (320, 320), "frame.png": frame.size}
+    anns = [Annotations(n, w, h, [[10, 10, 30, 30]], [0], names={0: "Tree"}) for n, (w, h) in sizes.items()]
+    build_dataset(d, anns, "formats_20261128_1200", val_fraction=0.4, settings=settings)
+    root = Path(settings.workspace)/"datasets"/"formats_20261128_1200"
+    fast, full = (validate_local(root, min_train_images=0, min_val_images=0, settings=settings, decode=m) for m in (True, "always"))
+    assert fast.ok and fast.to_dict() == full.to_dict()
+    assert any("resolutions from" in str(w) for w in fast.warnings)  # the sizes, as found, feed the resolution warning
+    got = {p.name: _proven_facts(p.read_bytes(), p.relative_to(root).as_posix()) for p in root.glob("*/images/*")}
+    assert {n for n, f in got.items() if f} == {"grey.jpg", "small.jpg", "alpha.png", "frame.png"}  # EXIF (an orientation) goes to Pillow
+    assert all((f["width"], f["height"]) == sizes[n] for n, f in got.items() if f)
