@@ -388,7 +388,7 @@ def _close(fds:list) -> None:
 def _read_chunks(jobs:list, # every file's job, in order
                  nc:int, # the number of classes
                  threads:int, # reader threads (1: read in this thread)
-                 chunk:int=32, # files per run
+                 chunk:int=64, # files per run
                  ahead:int=2, # runs opened and read ahead beyond those being read
                 ) -> Iterator[tuple[list, Counter]]:
     """`_read_chunk` over runs of `chunk` jobs, in order. This thread opens each run and asks the disk for it
@@ -414,10 +414,13 @@ def _done(t, nc:int) -> tuple[list, Counter]:
 def _scan_files(root:Path, imgs:dict, lbls:dict, info:dict, nc:int, decode, workers:int|None, rep:ValidationReport) -> _Scan:
     "Read every label and image once, in threads, recording each file's findings in order."
     proven = info["files"] if info.get("images_decoded_at_build") is True and isinstance(info.get("files"), dict) else {}
-    jobs = [("label", os.path.join(root, rel), rel, None, decode) for _, rel in sorted(lbls.items())]
-    jobs += [("image", os.path.join(root, rel), rel, proven.get(rel), decode) for _, rel in sorted(imgs.items())]
+    base = os.path.join(root, "")  # the folder with a trailing separator: each file's path is base + rel
+    jobs = []
+    for k in sorted(lbls.keys() | imgs.keys()):  # a label, then its image: each run mixes NumPy label checks with hashing
+        if k in lbls: jobs.append(("label", base + lbls[k], lbls[k], None, decode))
+        if k in imgs: jobs.append(("image", base + imgs[k], imgs[k], proven.get(imgs[k]), decode))
     sc = _Scan()
-    threads = workers or (min(16, os.cpu_count() or 1) if len(jobs) > 64 else 1)  # a pool pays for itself from a few runs of files
+    threads = workers or (min(16, os.cpu_count() or 1) if len(jobs) > 128 else 1)  # a pool pays for itself from a few runs of files
     for res, boxes in _read_chunks(jobs, nc, threads):
         for (s, c), n in boxes.items(): sc.per_class[s][c] += n
         for kind, rel, sha, r in res:
@@ -492,7 +495,7 @@ def validate_local(root:str|Path, # a dataset folder
                    min_train_images:int|None=None, # the least train images accepted (default: setting, 100)
                    min_val_images:int|None=None, # the least val images accepted (default: setting, 50)
                    settings:Settings|None=None, # default `load_settings()`
-                   workers:int|None=None, # threads reading files (default one per core, at most 16; this thread alone for 64 files or fewer)
+                   workers:int|None=None, # threads reading files (default one per core, at most 16; this thread alone for 128 files or fewer)
                    decode:bool|str=True, # decode images whose checksum does not prove they decode; "always": every image; False: headers only
                   ) -> ValidationReport:
     "Validate a dataset folder on local disk, in named steps; never modifies it."
@@ -551,7 +554,7 @@ def validate_dataset(path_or_uri:str|Path, # a dataset folder, a version name, o
                      min_val_images:int|None=None, # the least val images accepted (default: setting, 50)
                      settings:Settings|None=None, # default `load_settings()`
                      store:Storage|None=None, # the workspace storage; default from settings
-                     workers:int|None=None, # threads reading files (default one per core, at most 16; this thread alone for 64 files or fewer)
+                     workers:int|None=None, # threads reading files (default one per core, at most 16; this thread alone for 128 files or fewer)
                      decode:bool=True, # decode images whose checksum does not prove they decode
                     ) -> ValidationReport:
     "Validate a YOLO dataset; errors and warnings name the file, line and fix."
