@@ -469,8 +469,9 @@ def ground_truth_problem(project:LabelProject, # the project
 @patch
 def _gt_tab(self:Labeler) -> W.Widget:
     self.gt_status = W.HTML()
-    self.gt_kind = W.Dropdown(description="Job", options=[("draw boxes on todo images", "bounding_box"), ("adjust pre-annotations", "adjustment")])
-    self.gt_job_name = W.Text(description="Name", value="labels")
+    self.gt_kind = W.Dropdown(description="Job", options=[("draw boxes on todo images", "bounding_box"), ("adjust pre-annotations", "adjustment"),
+                                                          ("verify pre-annotations", "verification")])
+    self.gt_job_name = W.Text(description="Name", placeholder="default: <project>-<yyyymmdd-hhmm>")
     self.gt_workforce = W.Dropdown(description="Workforce", options=["private", "vendor", "public"])
     self.gt_team = W.Text(description="Work team", placeholder="arn:aws:sagemaker:…:workteam/private-crowd/…", layout=W.Layout(width="60%"))
     self.gt_price = W.FloatText(description="USD/task", value=0.036)
@@ -521,7 +522,8 @@ def gt_submit(self:Labeler) -> dict:
     uri = lambda r: f"{self.project.source}/{r['image']}"
     lines = ([json.dumps({"source-ref": uri(r)}) for r in recs] if kind == "bounding_box" else
              adjustment_manifest([record_to_annotations(self.project, r).replace(image=uri(r)) for r in recs], "proposed-boxes"))
-    req, est = prepare_labeling_job(self.project.source, self.project.classes, self.gt_job_name.value.strip(), w, self.gt_team.value.strip() or None,
+    job = self.gt_job_name.value.strip() or f"{self.project.name}-{dt.datetime.now():%Y%m%d-%H%M}"  # job names are unique for good
+    req, est = prepare_labeling_job(self.project.source, self.project.classes, job, w, self.gt_team.value.strip() or None,
                                     kind, manifest_lines=lines, audit_attribute=None if kind == "bounding_box" else "proposed-boxes",
                                     price_per_task=self.gt_price.value if w != "private" else None, workers_per_object=self.gt_workers.value,
                                     settings=self.settings)
@@ -529,7 +531,7 @@ def gt_submit(self:Labeler) -> dict:
     out = submit_labeling_job(req, est, self.gt_budget.value, reqs, self.settings)
     self.gt_job = req["LabelingJobName"]
     self.gt_out.value = f"<b>{'Dry run: not sent' if self.gt_dry.value else 'Submitted'} {html.escape(self.gt_job)}</b><pre>{html.escape(json.dumps(req, indent=1, default=str))}</pre>"
-    self.say(f"Labeling job {self.gt_job} {'checked (dry run)' if self.gt_dry.value else 'submitted'}: {len(recs)} images, estimated USD {est['total_usd']}.", "ok")
+    self.say(f"Labeling job {self.gt_job} {'checked (dry run)' if self.gt_dry.value else 'submitted'}: {len(recs)} image(s), estimated USD {est['total_usd']}.", "ok")
     return {"request": req, "estimate": est, "answer": out}
 
 @patch
