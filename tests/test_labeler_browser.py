@@ -245,3 +245,27 @@ def test_bad_input_in_the_browser(env, frames, browser, dashboards, tmp_path):
     page.get_by_text("holds no images").wait_for(timeout=20000)
     shoot(page, "data-setup-refused")
     assert not (Path(env["settings"].workspace)/"labeling"/"p2").exists()
+
+def test_pre_annotate_tab_then_accept_all(env, frames, browser, dashboards, tmp_path):
+    d = tmp_path/"small"; d.mkdir()
+    for n in ("OSBS_029.png", "SOAP_061.png"): shutil.copyfile(frames/n, d/n)
+    create_project("pre", d, ["Tree"], settings=env["settings"])
+    dash = dashboards(env, "pre")
+    page = open_page(browser, dash.url, "OSBS_029.png")
+    page.get_by_role("tab", name="Pre-annotate").click()
+    page.locator("button[title='Pre-annotate todo images']").click()
+    page.get_by_text("proposed boxes by trees-yolo11n.pt@sha256:").wait_for(timeout=180000)  # the shipped starter, named by its weights
+    shoot(page, "pre-annotated")
+    proj = open_project("pre", settings=env["settings"])
+    recs = [load_record(proj, n) for n in proj.images()]
+    assert all(r["model_version"].startswith("trees-yolo11n.pt@sha256:") and r["boxes"] and {b["source"] for b in r["boxes"]} == {"proposed"} for r in recs)
+    assert all(r["scores"]["uncertainty"] is not None for r in recs)
+    first = min(recs, key=lambda r: (-r["scores"]["uncertainty"], r["image"]))["image"]  # the queue is now least-confident first
+    page.get_by_role("tab", name="Label").click()
+    page.get_by_text(f"{first} (").wait_for(timeout=20000)
+    assert page.locator(".dm-labeler .wrapper svg rect.movable").count() == len(load_record(proj, first)["boxes"])
+    page.keyboard.press("y")  # nothing selected: accept every proposal
+    wait_until(lambda: {b["source"] for b in load_record(proj, first)["boxes"]} == {"accepted"}, what="all proposals accepted")
+    r = load_record(proj, first)
+    assert [b["xyxy"] for b in r["boxes"]] == [b["xyxy"] for b in next(x for x in recs if x["image"] == first)["boxes"]]
+    assert all(b["by"] == "ana" and b["touched"] for b in r["boxes"])
