@@ -325,6 +325,10 @@ def test_reader_threads_find_every_planted_fault_exactly_as_one_thread(frames, t
     shutil.copyfile(val, root/"train/images/copy.png"); (root/"train/labels/copy.txt").write_text("")  # the same content in two splits
     reps = [validate_local(root, min_train_images=0, min_val_images=0, settings=settings, workers=w) for w in (1, 3, 32)]
     assert reps[0].to_dict() == reps[1].to_dict() == reps[2].to_dict()
+    import warnings
+    limit, filters = Image.MAX_IMAGE_PIXELS, list(warnings.filters)
+    assert validate_local(root, min_train_images=0, min_val_images=0, settings=settings, workers=4, decode="always").to_dict() == reps[0].to_dict()
+    assert (Image.MAX_IMAGE_PIXELS, warnings.filters) == (limit, filters)  # Pillow's bomb limit and the warning filters survive hundreds of decodes in threads
     found = "\n".join(map(str, reps[0].errors))
     rel = lambda p: p.relative_to(root).as_posix()
     for expect in [f"{rel(boxed)}:2: duplicate of line 1", f"{rel(labels[40])}:1: expected 5 values", f"{rel(labels[-1])}:1: NaN",
