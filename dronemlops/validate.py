@@ -395,7 +395,7 @@ def _read_chunks(jobs:list, # every file's job, in order
                 ) -> Iterator[tuple[list, Counter]]:
     """`_read_chunk` over runs of `chunk` jobs, in order. This thread opens each run and asks the disk for it
     (`_open_ahead`) `ahead` runs before a reader gets to it, so the disk always has the next files queued; at most
-    `threads + ahead` runs are open at once (file handles and memory stay flat however many files)."""
+    `threads + ahead + 1` runs are open at once (file handles and memory stay flat however many files)."""
     parts = (jobs[i:i + chunk] for i in range(0, len(jobs), chunk))
     todo = deque()
     with _pillow_globals_kept() if threads > 1 else nullcontext(), ThreadPoolExecutor(threads) if threads > 1 else nullcontext() as ex:
