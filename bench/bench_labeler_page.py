@@ -37,7 +37,7 @@ def reference_page(tmp:Path, env:dict):
     return proc, f"http://127.0.0.1:{port}/"
 
 def timed_load(browser, url, ready) -> float:
-    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page = browser.new_page(viewport={"width": 1700, "height": 1100})
     t = time.perf_counter(); page.goto(url); ready(page); dt = time.perf_counter() - t
     page.close(); return dt
 
@@ -60,7 +60,7 @@ def main():
             ref_ready = lambda page: page.get_by_role("button", name="ready").wait_for(timeout=120000)
             loads = [timed_load(b, url, frame_ready) for _ in range(a.loads)]
             refs = [timed_load(b, rurl, ref_ready) for _ in range(a.loads)]
-            page = b.new_page(viewport={"width": 1500, "height": 1100}); page.goto(url); frame_ready(page)
+            page = b.new_page(viewport={"width": 1700, "height": 1100}); page.goto(url); frame_ready(page)
             page.wait_for_timeout(800)
             img = page.locator(".dm-labeler .wrapper .image img").bounding_box()
             saves, nexts = [], []

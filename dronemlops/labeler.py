@@ -200,12 +200,15 @@ def _create(self:Labeler):
 # %% ../nbs/25_labeler.ipynb #lbr00024
 @patch
 def _label_tab(self:Labeler) -> W.Widget:
-    self.bbox = BBoxWidget(classes=[], hide_buttons=True, layout=W.Layout(width="100%"))
+    self.bbox = BBoxWidget(classes=[], hide_buttons=True)
     self.bbox.observe(self._on_bboxes, names="bboxes")
     self.bbox.observe(lambda _: self._show_table(), names="selected_index")
     self.bbox.on_submit(lambda: self.key("n")); self.bbox.on_skip(lambda: self.key("k"))
     self.queue_pick = W.Dropdown(description="Queue", options=list(QUEUES), value="label", layout=W.Layout(width="180px"))
     self.order_pick = W.Dropdown(description="Order", options=list(ORDERS), value="name", layout=W.Layout(width="220px"))
+    sizes = sorted({800, 1024, DISPLAY_SIDE, 1600, self.max_side})
+    self.size_pick = W.Dropdown(description="Size", options=sizes, value=self.max_side, layout=W.Layout(width="160px"))
+    self.size_pick.observe(lambda c: self._guard(lambda: self.resize(c["new"])), names="value")
     b = lambda d, i, k: W.Button(description=d, icon=i, tooltip=f"{d} ({k.upper()})" if k else d, layout=W.Layout(width="auto"))
     self.prev_btn, self.next_btn, self.skip_btn = b("Previous", "arrow-left", "p"), b("Save and next", "arrow-right", "n"), b("Skip", "forward", "k")
     self.save_btn, self.accept_btn, self.zoom_btn, self.reload_btn = b("Save", "save", ""), b("Accept", "check", "y"), b("Zoom", "search-plus", "z"), b("Reload", "refresh", "")
@@ -213,12 +216,12 @@ def _label_tab(self:Labeler) -> W.Widget:
         btn.on_click(lambda _, k=k: self.key(k))
     self.save_btn.on_click(lambda _: self._guard(self.save_status))
     self.reload_btn.on_click(lambda _: self._guard(self.reload))
-    self.box_table = W.HTML(layout=W.Layout(width="28%"))
+    self.box_table = W.HTML(layout=W.Layout(flex="1 1 auto", min_width="220px"))
     help_ = W.HTML("<small>Keys: " + ", ".join(f"<b>{k.upper()}</b> {v}" for k, v in SHORTCUTS.items()) +
                    "; on the frame: digits pick the class, W/A/S/D move and Q/E/R/F resize the selected box, Delete removes it, Tab selects the next.</small>")
-    return W.VBox([W.HBox([self.queue_pick, self.order_pick, self.prev_btn, self.save_btn, self.next_btn, self.skip_btn,
+    return W.VBox([W.HBox([self.queue_pick, self.order_pick, self.size_pick, self.prev_btn, self.save_btn, self.next_btn, self.skip_btn,
                            self.accept_btn, self.zoom_btn, self.reload_btn]),
-                   W.HBox([W.Box([self.bbox], layout=W.Layout(width="72%")), self.box_table]), help_])
+                   W.HBox([W.Box([self.bbox], layout=W.Layout(flex="0 0 auto")), self.box_table]), help_])
 
 # %% ../nbs/25_labeler.ipynb #lbr00026
 @patch
@@ -299,7 +302,8 @@ def edit(self:Labeler, bboxes:list[dict], # the widget's boxes after an edit
     "Save the record with the boxes the widget shows now (each change recorded); returns the saved record, None when nothing changed."
     new = update_boxes(self.rec, record_boxes(bboxes, self.rec, self.shown, self.to_full), self.who)
     saved = self.save(new) if new["boxes"] != self.rec["boxes"] else None
-    if saved and not drawing(bboxes): self._push()
+    if saved and not drawing(bboxes) and any(b.get("id") is None for b in bboxes): self._push()  # a new box gets its id
+    else: self._show_table()
     return saved
 
 @patch
@@ -326,10 +330,19 @@ def reload(self:Labeler):
 
 # %% ../nbs/25_labeler.ipynb #lbr00029
 @patch
+def resize(self:Labeler, max_side:int, # the displayed frame's longest side in pixels
+          ):
+    "Show frames at another size (the frame is drawn at exactly this many pixels: no browser scaling, so boxes map exactly)."
+    self.max_side = int(max_side)
+    if self.image: self.show(self.image, self.region)
+
+@patch
 def _step(self:Labeler, current:str|None, step:int) -> str|None:
     statuses = QUEUES[self.queue_pick.value][0]
     if step > 0: return next_image(self.project, current, self.order_pick.value, statuses)
-    return previous_image(self.project, current, self.order_pick.value)  # back through everything not skipped
+    prv = current  # back through every readable image, skipped ones included (a skip may have been a slip)
+    while (prv := previous_image(self.project, prv, self.order_pick.value, QUEUES["all"][0])) and load_record(self.project, prv)["error"]: pass
+    return prv
 
 @patch
 def key(self:Labeler, k:str, # a key of SHORTCUTS

@@ -84,7 +84,7 @@ def wait_until(fn, timeout=20, what="the condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 def open_page(browser, url, image=None):
-    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page = browser.new_page(viewport={"width": 1700, "height": 1100})
     page.goto(url)
     page.locator(".dm-labeler .wrapper .image img").wait_for(timeout=60000)
     if image: page.get_by_text(image, exact=False).first.wait_for(timeout=20000)
@@ -107,7 +107,9 @@ def to_full(page, x, y):
 def drag(page, a, b, steps=8):
     "Press at `a`, move to `b`, release; returns the points used: whole page pixels, since Chromium's mouse events carry integers."
     a, b = tuple(map(round, a)), tuple(map(round, b))
-    page.mouse.move(*a); page.mouse.down(); page.mouse.move(*b, steps=steps); page.mouse.up()
+    page.mouse.move(*a); page.mouse.down()
+    page.wait_for_timeout(150)  # as a hand would: the widget adds the new box on mouse-down and resizes it from the next move
+    page.mouse.move(*b, steps=steps); page.mouse.up()
     return a, b
 
 def message(page):
@@ -269,3 +271,57 @@ def test_pre_annotate_tab_then_accept_all(env, frames, browser, dashboards, tmp_
     r = load_record(proj, first)
     assert [b["xyxy"] for b in r["boxes"]] == [b["xyxy"] for b in next(x for x in recs if x["image"] == first)["boxes"]]
     assert all(b["by"] == "ana" and b["touched"] for b in r["boxes"])
+
+def test_resize_class_picker_zoom_and_keys(env, frames, browser, dashboards):
+    from dronemlops.labeler import zoom_region
+    make_project(env, frames, "keys")
+    dash = dashboards(env, "keys")
+    page = open_page(browser, dash.url, BIG)
+    box = lambda i: record_file(env, "keys", BIG)["boxes"][i]
+
+    # the class picker: digit 2 picks Shrub for the next box drawn
+    page.locator(".dm-labeler .wrapper").focus()  # the frame has the keyboard (as after any click on it)
+    page.keyboard.press("2")
+    rev = revision(env, "keys", BIG)
+    drag(page, *(lambda q: ((q[0], q[1]), (q[2], q[3])))(to_css(page, [3000, 300, 3400, 700])))
+    wait_until(lambda: revision(env, "keys", BIG) > rev, what="the Shrub box to be saved")
+    assert (box(3)["class"], box(3)["source"]) == ("Shrub", "drawn")
+
+    # resize: select the third proposal, drag its bottom-right corner
+    c = to_css(page, PROPOSED[2])
+    page.mouse.click((c[0] + c[2]) / 2, (c[1] + c[3]) / 2); page.wait_for_timeout(300)
+    rev = revision(env, "keys", BIG)
+    a, b = drag(page, (c[2], c[3]), (c[2] + 30, c[3] + 20), steps=5)
+    wait_until(lambda: revision(env, "keys", BIG) > rev, what="the resize to be saved")
+    r = box(2); end = to_full(page, *b)
+    assert r["source"] == "resized" and r["xyxy"][:2] == PROPOSED[2][:2]
+    assert abs(r["xyxy"][2] - end[0]) <= 2 + 1e-6 and abs(r["xyxy"][3] - end[1]) <= 2 + 1e-6, (r["xyxy"], end)
+    # jupyter-bbox-widget 0.7 keeps its resize handler until the next mouse release outside the frame: without this
+    # click the next box drawn stays at zero size (a known quirk of the widget, noted in the labeler notebook)
+    page.mouse.click(10, 10)
+
+    # zoom on the first proposal: a box drawn in the zoomed view lands where it was drawn, in full-resolution pixels
+    c = to_css(page, PROPOSED[0])
+    page.mouse.click((c[0] + c[2]) / 2, (c[1] + c[3]) / 2); page.wait_for_timeout(300)
+    page.keyboard.press("z")
+    page.get_by_text("· zoom [").wait_for(timeout=20000); page.wait_for_timeout(700)
+    x0, y0, x1, y1 = zoom_region(PROPOSED[0], BIG_W, BIG_H)
+    r_ = img_rect(page)
+    zf = lambda x, y: (x0 + (x - r_["x"]) * (x1 - x0) / r_["width"], y0 + (y - r_["y"]) * (y1 - y0) / r_["height"])
+    zc = lambda q: (r_["x"] + (q[0] - x0) * r_["width"] / (x1 - x0), r_["y"] + (q[1] - y0) * r_["height"] / (y1 - y0))
+    rev = revision(env, "keys", BIG)
+    a, b = drag(page, zc([2000, 100]), zc([2300, 400]))
+    wait_until(lambda: revision(env, "keys", BIG) > rev and len(record_file(env, "keys", BIG)["boxes"]) == 5, what="the box drawn zoomed in")
+    want = [*zf(*a), *zf(*b)]
+    assert max(abs(u - v) for u, v in zip(box(4)["xyxy"], want)) <= 1, (box(4)["xyxy"], want)  # zoomed: finer than 2 px
+    shoot(page, "label-zoomed")
+    page.keyboard.press("z")
+    page.wait_for_function("() => !document.body.innerText.includes('· zoom [')", timeout=20000)
+    assert [b_["xyxy"] for b_ in record_file(env, "keys", BIG)["boxes"]][1] == PROPOSED[1]  # boxes outside the zoom kept as they were
+
+    # K skips to the next image to do; P comes back
+    page.keyboard.press("k")
+    page.get_by_text("OSBS_029.png (2/4)").wait_for(timeout=20000)
+    assert record_file(env, "keys", BIG)["status"] == "skipped"
+    page.keyboard.press("p")
+    page.get_by_text(f"{BIG} (1/4)").wait_for(timeout=20000)
