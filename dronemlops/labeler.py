@@ -6,16 +6,15 @@ Docs: https://dronemlops.github.io/dronemlops/labeler.html.md"""
 
 # %% ../nbs/25_labeler.ipynb #lbr00004
 from __future__ import annotations
-import datetime as dt, getpass, html, io, json, os, subprocess, sys, time
+import datetime as dt, getpass, html, io, json, os, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np
-import anywidget, tempfile, traitlets
+import anywidget, traitlets
 from fastcore.basics import patch
 import ipywidgets as W
 from jupyter_bbox_widget import BBoxWidget
 import dronemlops
 from .config import Settings, DroneMLOpsError, load_settings, SETTING_NAMES, ENV_PREFIX
-
 from .testing import free_port, wait_for_http
 from .labeling import (LabelingError, ConflictError, LabelProject, LABELING_PREFIX, DISPLAY_SIDE, ORDERS, create_project,
                                  open_project, load_record, save_record, display_image, display_transform, update_boxes, accept_boxes,

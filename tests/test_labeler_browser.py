@@ -1,14 +1,14 @@
 """The labeling dashboard in a real browser: Voila serves nbs/dashboards/labeling.ipynb on 127.0.0.1 (started as
 `dronemlops label` starts it) and Debian's Chromium, driven by Playwright, labels a 20-megapixel frame. Every check
 reads the record file on disk. Screenshots of each tab go to tests/artifacts/labeler/ (or $DRONEMLOPS_TEST_ARTIFACTS)."""
-import json, os, shutil, signal, time
+import json, os, re, shutil, signal, subprocess, sys, time, urllib.request
 from pathlib import Path
 import pytest
 from PIL import Image
 from playwright.sync_api import sync_playwright
 from dronemlops.config import load_settings
 from dronemlops.labeling import create_project, open_project, load_record, save_record
-from dronemlops.labeler import start_dashboard
+from dronemlops.labeler import start_dashboard, settings_env
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(os.environ.get("DRONEMLOPS_TEST_ARTIFACTS", ROOT/"tests"/"artifacts"))/"labeler"
@@ -325,3 +325,19 @@ def test_resize_class_picker_zoom_and_keys(env, frames, browser, dashboards):
     assert record_file(env, "keys", BIG)["status"] == "skipped"
     page.keyboard.press("p")
     page.get_by_text(f"{BIG} (1/4)").wait_for(timeout=20000)
+
+def test_dronemlops_label_prints_its_url_and_stops_on_ctrl_c(env, frames):
+    make_project(env, frames, "cli", proposals=False)
+    e = {**os.environ, **settings_env(env["settings"]), **env["extra"]}
+    p = subprocess.Popen([str(Path(sys.executable).parent/"dronemlops"), "label", "cli", "--who", "ana"], stdout=subprocess.PIPE,
+                         text=True, env=e, start_new_session=True)
+    try:
+        line = p.stdout.readline()
+        url = re.fullmatch(r"Labeling dashboard for cli: (http://127\.0\.0\.1:\d+/)  \(Ctrl-C to stop\)\n", line).group(1)
+        page = urllib.request.urlopen(url, timeout=60).read().decode()  # the page itself: the kernel runs the dashboard
+        assert "Draw, check and export boxes on drone frames" in page  # the dashboard notebook, rendered
+        p.send_signal(signal.SIGINT)
+        assert p.wait(60) == 0
+        with pytest.raises(OSError): urllib.request.urlopen(url, timeout=5)  # Voila went with it
+    finally:
+        if p.poll() is None: os.killpg(p.pid, signal.SIGKILL)
