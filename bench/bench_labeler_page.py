@@ -55,7 +55,7 @@ def main():
     rev = lambda n: json.loads(rec_path(n).read_text())["revision"] if rec_path(n).exists() else 0
     try:
         with sync_playwright() as pw:
-            b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            b = pw.chromium.launch(executable_path=os.environ.get("CHROME_BIN", "/usr/bin/chromium"), args=ARGS)
             frame_ready = lambda page: page.get_by_text(f"{names[0]} (1/").wait_for(timeout=120000)
             ref_ready = lambda page: page.get_by_role("button", name="ready").wait_for(timeout=120000)
             loads = [timed_load(b, url, frame_ready) for _ in range(a.loads)]

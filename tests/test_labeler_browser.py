@@ -31,7 +31,7 @@ def frames(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        b = pw.chromium.launch(executable_path=os.environ.get("CHROME_BIN", "/usr/bin/chromium"), args=CHROMIUM_ARGS)
         yield b
         b.close()
 

@@ -45,12 +45,13 @@ PY
 }
 
 # The dashboard tests drive Debian's Chromium through Playwright (no browser download: the registries are all we reach).
-if [ "$extras" = dev ] && [ ! -x /usr/bin/chromium ]; then
+# CHROME_BIN names another Chromium-based browser instead (GitHub's runners have Google Chrome).
+if [ "$extras" = dev ] && [ ! -x "${CHROME_BIN:-/usr/bin/chromium}" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "bootstrap: installing Debian's chromium for the dashboard tests"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
   else
-    echo "bootstrap: /usr/bin/chromium is missing: install Debian's chromium (apt-get install chromium) for the dashboard tests" >&2; exit 1
+    echo "bootstrap: ${CHROME_BIN:-/usr/bin/chromium} is missing: install Debian's chromium (apt-get install chromium), or set CHROME_BIN to a Chromium-based browser, for the dashboard tests" >&2; exit 1
   fi
 fi
 
