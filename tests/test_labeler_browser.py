@@ -326,6 +326,15 @@ def test_resize_class_picker_zoom_and_keys(env, frames, browser, dashboards):
     page.keyboard.press("p")
     page.get_by_text(f"{BIG} (1/4)").wait_for(timeout=20000)
 
+    # delete: select the second proposal, press Delete (the widget's key)
+    page.wait_for_timeout(700)
+    c = to_css(page, PROPOSED[1])
+    page.mouse.click((c[0] + c[2]) / 2, (c[1] + c[3]) / 2); page.wait_for_timeout(300)
+    rev = revision(env, "keys", BIG)
+    page.keyboard.press("Delete")
+    wait_until(lambda: revision(env, "keys", BIG) > rev, what="the delete to be saved")
+    assert [b_["id"] for b_ in record_file(env, "keys", BIG)["boxes"]] == [0, 2, 3, 4]
+
 def test_dronemlops_label_prints_its_url_and_stops_on_ctrl_c(env, frames):
     make_project(env, frames, "cli", proposals=False)
     e = {**os.environ, **settings_env(env["settings"]), **env["extra"]}
