@@ -6,7 +6,7 @@ Docs: https://dronemlops.github.io/dronemlops/images.html.md"""
 
 # %% ../nbs/04_images.ipynb #d6832485
 from __future__ import annotations
-import io, os, warnings, tempfile, datetime as dt
+import io, os, tempfile, threading, datetime as dt
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator
@@ -37,6 +37,17 @@ def _orientation(im:Image.Image) -> int:
     try: return int(im.getexif().get(0x0112, 1) or 1)
     except Exception: return 1
 
+_LIMIT_LOCK = threading.Lock()
+
+def _open_unlimited(src) -> Image.Image:
+    """Open `src` (header only) with Pillow's own pixel limit lifted, so that `max_pixels` decides and the message names
+    the size. The limit is process-wide and Pillow checks it only while opening: it is lifted for that moment alone,
+    one thread at a time, so threads decoding at once can never leave it off."""
+    with _LIMIT_LOCK:
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try: return pil_open(src)
+        finally: Image.MAX_IMAGE_PIXELS = saved
+
 def inspect_image(path:str|Path, # the image file
                   decode:bool=True, # fully decode the pixels (finds truncated files); False reads the header only
                   max_pixels:int=MAX_PIXELS, # refuse images with more pixels than this
@@ -49,18 +60,13 @@ def inspect_image(path:str|Path, # the image file
     if data is None and not path.is_file(): return {**out, "error": "file does not exist"}
     if out["bytes"] == 0: return {**out, "error": "empty file (0 bytes)"}
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-            try:
-                with pil_open(io.BytesIO(data) if data is not None else path) as im:
-                    w, h, orient = im.width, im.height, _orientation(im)
-                    out.update(format=im.format, mode=im.mode, orientation=orient)
-                    if w * h > max_pixels:
-                        return {**out, "width": w, "height": h, "error": f"{w}x{h} = {w*h/1e6:.0f} MP is above the {max_pixels/1e6:.0f} MP limit "
-                                "(a decompression bomb, or a frame to tile or downscale before use)"}
-                    if decode: im.load()
-            finally: Image.MAX_IMAGE_PIXELS = saved
+        with _open_unlimited(io.BytesIO(data) if data is not None else path) as im:
+            w, h, orient = im.width, im.height, _orientation(im)
+            out.update(format=im.format, mode=im.mode, orientation=orient)
+            if w * h > max_pixels:
+                return {**out, "width": w, "height": h, "error": f"{w}x{h} = {w*h/1e6:.0f} MP is above the {max_pixels/1e6:.0f} MP limit "
+                        "(a decompression bomb, or a frame to tile or downscale before use)"}
+            if decode: im.load()
     except UnidentifiedImageError: return {**out, "error": "not an image (unrecognised content): replace or remove the file"}
     except (OSError, SyntaxError, ValueError) as e: return {**out, "error": f"cannot be decoded ({e}): the file is truncated or corrupt"}
     if orient in (5, 6, 7, 8): w, h = h, w

@@ -9,9 +9,7 @@ from __future__ import annotations
 import os, json, hashlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext, contextmanager
-import warnings
-from PIL import Image
+from contextlib import nullcontext
 from typing import Iterator
 import numpy as np
 from collections import Counter, defaultdict
@@ -398,7 +396,7 @@ def _read_chunks(jobs:list, # every file's job, in order
     `threads + ahead + 1` runs are open at once (file handles and memory stay flat however many files)."""
     parts = (jobs[i:i + chunk] for i in range(0, len(jobs), chunk))
     todo = deque()
-    with _pillow_globals_kept() if threads > 1 else nullcontext(), ThreadPoolExecutor(threads) if threads > 1 else nullcontext() as ex:
+    with ThreadPoolExecutor(threads) if threads > 1 else nullcontext() as ex:
         try:
             for p in parts:
                 fds = _open_ahead(p)
@@ -408,16 +406,6 @@ def _read_chunks(jobs:list, # every file's job, in order
         finally:
             for t in todo:
                 if isinstance(t, tuple): _close(t[1])  # opened, never read (the caller stopped early)
-
-@contextmanager
-def _pillow_globals_kept() -> Iterator[None]:
-    """`inspect_image` swaps two process-wide settings around each image: Pillow's pixel limit and the warning filters.
-    From several threads at once the swaps interleave and can leave them changed for the whole process (the
-    decompression-bomb check off): both are put back once the readers are done."""
-    limit = Image.MAX_IMAGE_PIXELS
-    try:
-        with warnings.catch_warnings(): yield  # which puts back the filters as they were
-    finally: Image.MAX_IMAGE_PIXELS = limit
 
 def _done(t, nc:int) -> tuple[list, Counter]:
     "A run's results: from its reader thread, or read here."
