@@ -6,7 +6,7 @@ Docs: https://dronemlops.github.io/dronemlops/labeler.html.md"""
 
 # %% ../nbs/25_labeler.ipynb #lbr00004
 from __future__ import annotations
-import datetime as dt, getpass, html, io, json, os, subprocess, sys, tempfile, time
+import datetime as dt, getpass, html, io, json, os, signal, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import anywidget, traitlets
@@ -603,5 +603,5 @@ def label_cmd(project:str, # the labeling project's name (make one with `droneml
     p, url = start_dashboard(project, port, who)
     print(f"Labeling dashboard for {project}: {url}  (Ctrl-C to stop)", flush=True)
     try: return p.wait()
-    except KeyboardInterrupt:
-        p.terminate(); p.wait(10); return 0
+    except KeyboardInterrupt:  # Voila and its kernels are one process group of their own: stop them together
+        os.killpg(p.pid, signal.SIGTERM); p.wait(10); return 0
