@@ -492,12 +492,17 @@ def _gt_tab(self:Labeler) -> W.Widget:
     self.gt_dry = W.Checkbox(description="dry run (print the request, send nothing)", value=False)
     self.gt_estimate_btn, self.gt_submit_btn, self.gt_status_btn = (W.Button(description=d, icon=i, layout=W.Layout(width="auto"))
                                                                      for d, i in (("Estimate", "calculator"), ("Submit", "paper-plane"), ("Job status", "refresh")))
+    self.gt_manifest = W.Text(description="Output", placeholder="s3://…/output.manifest (filled in by Job status)", layout=W.Layout(width="60%"))
+    self.gt_version = W.Text(description="Version", placeholder="survey_gt_20261128_1700", layout=W.Layout(width="40%"))
+    self.gt_import_btn = W.Button(description="Build dataset from output", icon="cubes", layout=W.Layout(width="auto"))
+    self.gt_import_btn.on_click(lambda _: self._guard(self.gt_import))
     self.gt_out = W.HTML()
     self.gt_estimate_btn.on_click(lambda _: self._guard(self.gt_estimate))
     self.gt_submit_btn.on_click(lambda _: self._guard(self.gt_submit))
     self.gt_status_btn.on_click(lambda _: self._guard(self.gt_progress))
     self.gt_form = W.VBox([self.gt_kind, self.gt_job_name, self.gt_workforce, self.gt_team, self.gt_price, self.gt_workers, self.gt_budget,
-                           self.gt_dry, W.HBox([self.gt_estimate_btn, self.gt_submit_btn, self.gt_status_btn]), self.gt_out])
+                           self.gt_dry, W.HBox([self.gt_estimate_btn, self.gt_submit_btn, self.gt_status_btn]),
+                           W.HBox([self.gt_manifest, self.gt_version, self.gt_import_btn]), self.gt_out])
     return W.VBox([self.gt_status, self.gt_form])
 
 @patch
@@ -552,8 +557,22 @@ def gt_progress(self:Labeler) -> dict:
     from dronemlops.aws.ground_truth import describe_labeling_job
     if not self.gt_job: raise LabelingError("No labeling job submitted from this page yet.")
     p = describe_labeling_job(self.gt_job, settings=self.settings)
+    if p["output_manifest"]: self.gt_manifest.value = p["output_manifest"]
     self.gt_out.value = f"<pre>{html.escape(json.dumps(p, indent=1))}</pre>"
     return p
+
+@patch
+def gt_import(self:Labeler) -> dict:
+    "Build, validate and publish a dataset version from the job's output manifest (the same builder as Export)."
+    from dronemlops.aws.ground_truth import output_to_dataset
+    if not self.gt_manifest.value.strip(): raise LabelingError("Give the job's output manifest (Job status fills it in when the job has one).")
+    name = self.gt_version.value.strip() or f"{self.project.name.replace('-', '_')}_gt_{dt.datetime.now():%Y%m%d_%H%M}"
+    r = output_to_dataset(self.gt_manifest.value.strip(), name, settings=self.settings, store=self.project.store, val_fraction=self.ex_val.value)
+    info = r["dataset"]
+    self.gt_out.value = (f"<b>Published {html.escape(info['name'])}</b><pre>{html.escape(json.dumps({k: info[k] for k in ('classes', 'splits')}, indent=1))}</pre>"
+                         f"failed lines: {len(r['failed'])}, rejected images: {len(r.get('rejected', []))}")
+    self.say(f"Published dataset version {info['name']} from {self.gt_manifest.value.strip()}.", "ok")
+    return r
 
 # %% ../nbs/25_labeler.ipynb #lbr00049
 def dashboard_path(name:str="labeling", # a dashboard in `nbs/dashboards`, without .ipynb
