@@ -247,11 +247,20 @@ def _header(project:LabelProject, image:str) -> dict:
     if isinstance(st, LocalStorage): return inspect_image(st.path(image), decode=False)
     return inspect_image(image, decode=False, data=st.read_bytes(image))
 
+def _parse_record(project:LabelProject, key:str, data:bytes) -> dict:
+    "A stored record's JSON, or a `LabelingError` naming the file (records are written whole, so only an outside edit breaks one)."
+    try: rec = json.loads(data)
+    except ValueError as e: rec, why = None, f"is not valid JSON ({e})"
+    else: why = None if isinstance(rec, dict) and isinstance(rec.get("revision"), int) else "is not a labeling record (no revision)"
+    if why: raise LabelingError(f"{project.store.uri(key)} {why}: restore it, or delete it to label the image again.")
+    return rec
+
 def load_record(project:LabelProject, # the project
                 image:str, # an image key (from `project.images()`)
                ) -> dict:
     "The saved record of `image`, or a new one from its header (`skipped`, with the reason, when it cannot be read)."
-    try: return project.store.read_json(project.record_key(image))
+    key = project.record_key(image)
+    try: return _parse_record(project, key, project.store.read_bytes(key))
     except NotFoundError: pass
     f = project._headers.get(image) or project._headers.setdefault(image, _header(project, image))
     return new_record(image, f["width"] or 0, f["height"] or 0, f["error"])
@@ -272,7 +281,7 @@ def save_record(project:LabelProject, # the project
     if status is not None: out["status"] = status
     _check_boxes(project, out)
     key = project.record_key(rec["image"])
-    try: data, tag = project.store.read_versioned(key); stored = json.loads(data)["revision"]
+    try: data, tag = project.store.read_versioned(key); stored = _parse_record(project, key, data)["revision"]
     except NotFoundError: tag, stored = None, 0
     if stored != rec["revision"]:
         raise ConflictError(f"{rec['image']} was saved by someone else (revision {stored}) since you loaded revision "
