@@ -416,7 +416,7 @@ def pre_annotate(self:Labeler) -> list[dict]:
         self.pa_bar.value += 1
     secs = time.perf_counter() - t0
     self.pa_out.value = (f"{len(done)} images, {sum(len(r['boxes']) for r in done)} proposed boxes by {html.escape(det.version)} "
-                         f"in {secs:.1f} s ({secs / max(1, len(done)):.2f} s per image).")
+                         f"in {secs:.1f} s ({secs / max(1, len(done)):.2f} s per image, on {det.device}).")
     self.order_pick.value = "disagreement" if self.pa_compare.value else "uncertainty"
     self.refresh()
     if self.image: self.show(self.image, self.region)

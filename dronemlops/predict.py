@@ -19,7 +19,8 @@ from .images import MAX_PIXELS, MIN_SIDE, pil_open
 from .storage import sha256_file
 
 # %% auto #0
-__all__ = ['SLICE_ABOVE', 'PredictError', 'load_image', 'Detector', 'load_model', 'merge_detections', 'predict', 'export_onnx']
+__all__ = ['SLICE_ABOVE', 'PredictError', 'load_image', 'Detector', 'torch_device', 'load_model', 'merge_detections', 'predict',
+           'export_onnx']
 
 # %% ../nbs/11_predict.ipynb #7a78330e
 class PredictError(DroneMLOpsError, ValueError):
@@ -82,6 +83,7 @@ class Detector:
     version: str  # what produced the boxes: a registry version, or the file name and its SHA-256 prefix
     forward: Callable = field(repr=False, default=None)  # (N, 3, imgsz, imgsz) float32 array -> raw network output
     max_batch: int = 8  # crops per forward call (1 for an ONNX export with a fixed batch of 1)
+    device: str = "cpu"  # where the network runs: "cpu", or "cuda:N" for PyTorch weights on a GPU
 
     def detect(self, crops:list[Image.Image], # RGB crops (whole frames or windows)
                conf:float=0.25, # minimum confidence
@@ -101,7 +103,7 @@ class Detector:
             raw = torch.as_tensor(self.forward(np.ascontiguousarray(x)))
             for a, d in zip(chunk, non_max_suppression(raw, conf, iou, max_det=max_det)):
                 d[:, :4] = scale_boxes(x.shape[2:], d[:, :4], a.shape[:2])
-                out.append(d.numpy().astype(np.float64))
+                out.append(d.cpu().numpy().astype(np.float64))
         return out
 
 # %% ../nbs/11_predict.ipynb #52f54d24
@@ -121,15 +123,29 @@ def _threads() -> int:
     import torch
     return torch.get_num_threads()
 
-def _torch_detector(p:Path, version:str, settings:Settings) -> Detector:
+def torch_device(device:str|int|None=None, # "cpu", "cuda", "cuda:1", a GPU index, or None: the first GPU when there is one
+                ) -> str:
+    "The PyTorch device to run on, as PyTorch names it; a device that is not there is refused in one line."
+    import torch
+    if device is None: return "cuda:0" if torch.cuda.is_available() else "cpu"
+    name = f"cuda:{device}" if str(device).isdigit() else str(device)
+    try: d = torch.device(name)
+    except RuntimeError: raise PredictError(f"device {device!r} is not a PyTorch device: use 'cpu', 'cuda', 'cuda:N' or a GPU index.") from None
+    if d.type == "cuda" and (d.index or 0) >= torch.cuda.device_count():
+        raise PredictError(f"device {device!r}: PyTorch sees {torch.cuda.device_count()} CUDA GPU(s) here; use device='cpu' or a GPU that exists.")
+    if d.type not in ("cpu", "cuda"): raise PredictError(f"device {device!r}: only 'cpu' and CUDA GPUs are supported.")
+    return "cpu" if d.type == "cpu" else f"cuda:{d.index or 0}"
+
+def _torch_detector(p:Path, version:str, settings:Settings, device:str) -> Detector:
     import torch
     from dronemlops.train import load_detector
     yolo = load_detector(p, settings)
-    net = yolo.model.fuse().eval().float()
-    def forward(x):
-        with torch.inference_mode(): return net(torch.from_numpy(x))[0]
+    net = yolo.model.fuse().eval().float().to(device)
+    def forward(x):  # the raw output stays on the device: non-maximum suppression runs there too
+        with torch.inference_mode(): return net(torch.from_numpy(x).to(device))[0]
     imgsz = int(yolo.model.args.get("imgsz", 640)) if isinstance(yolo.model.args, dict) else 640
-    return Detector(p, "torch", dict(yolo.names), imgsz, _card_window(p) or imgsz, version, forward)
+    return Detector(p, "torch", dict(yolo.names), imgsz, _card_window(p) or imgsz, version, forward,
+                    max_batch=64 if device != "cpu" else 8, device=device)  # a GPU takes a frame's windows in few batches
 
 def _onnx_detector(p:Path, version:str) -> Detector:
     import onnxruntime as ort
@@ -159,6 +175,7 @@ def _registry_version(ref:str, settings:Settings) -> str:
 # %% ../nbs/11_predict.ipynb #7fe69786
 def load_model(model:str|Path="starter", # "starter", a .pt or .onnx path, an s3:// URI, or a registry reference ("@champion", "models:/drone-detector/3", "3")
                settings:Settings|None=None, # default `load_settings()`
+               device:str|int|None=None, # PyTorch weights: "cpu", "cuda", "cuda:N", a GPU index; None: the first GPU when there is one (ONNX: CPU)
               ) -> Detector:
     "A `Detector` for `model`; weights that are missing, corrupt or not a detector are refused by name."
     from dronemlops.train import resolve_model, _fetch_weights, TrainingError
@@ -178,7 +195,7 @@ def load_model(model:str|Path="starter", # "starter", a .pt or .onnx path, an s3
     if p.suffix == ".onnx": return _onnx_detector(p, f"{p.name}@sha256:{sha256_file(p)[:12]}")
     if p.suffix != ".pt": raise PredictError(f"{model}: {p.name} is a model definition, not trained weights; give a .pt, .onnx, 'starter' or a registry reference.")
     version = _registry_version(m, settings) if registry else f"{p.name}@sha256:{sha256_file(p)[:12]}"
-    return _torch_detector(p, version, settings)
+    return _torch_detector(p, version, settings, torch_device(device))
 
 # %% ../nbs/11_predict.ipynb #800b5501
 SLICE_ABOVE = 1.5  # a frame longer than this many model windows (on its longer side) is predicted in windows by default
